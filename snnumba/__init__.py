@@ -1,0 +1,20 @@
+"""snnumba: spiking neural networks in plain NumPy at compiled speed.
+
+State lives in NumPy arrays (or ``numba.cuda`` device arrays); time loops and
+backprop-through-time are Numba kernels with CUDA twins; gradients are derived by hand.
+"""
+from .backend import DEVICES, get_backend
+from .layers import Dense, Layer
+from .losses import mse, readout_nll, softmax_nll, spike_count_cross_entropy
+from .network import Network
+from .neurons import IF, LIF, LIFParams, LeakyReadout
+from .optim import SGD, Adam
+from .training import ArrayData, Trainer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEVICES", "get_backend", "Layer", "Dense", "LIF", "IF", "LeakyReadout", "LIFParams",
+    "Network", "Adam", "SGD", "Trainer", "ArrayData",
+    "readout_nll", "spike_count_cross_entropy", "mse", "softmax_nll",
+]

@@ -1,0 +1,144 @@
+"""The one place where ``device="cpu" | "cuda"`` is turned into code.
+
+``get_backend(device)`` returns an object whose kernel attributes (``lif_forward``, ...)
+are the CPU kernels or their CUDA launchers, with the same signatures, plus the few
+array operations the layers need (allocation, transfer, matrix products). Layers,
+networks, optimizers and tasks hold one backend and never branch on the device.
+"""
+import functools
+
+import numpy as np
+
+from ._validation import check_choice
+
+DEVICES = ("cpu", "cuda")
+
+#: Kernels every backend provides, with identical signatures (see ``snnumba.kernels``).
+KERNELS = ("lif_forward", "lif_backward", "readout_forward", "readout_backward",
+           "sound_localization_spikes", "adam_step", "sgd_step")
+
+
+class CPUBackend:
+    """NumPy arrays and ``@njit`` kernels."""
+
+    name = "cpu"
+
+    def __init__(self):
+        from .kernels import cpu
+        for kernel in KERNELS:
+            setattr(self, kernel, getattr(cpu, kernel))
+
+    @staticmethod
+    def asarray(x, dtype=None):
+        return np.ascontiguousarray(x, dtype=dtype)
+
+    @staticmethod
+    def to_host(x):
+        return np.asarray(x)
+
+    @staticmethod
+    def empty(shape, dtype):
+        return np.empty(shape, dtype)
+
+    @staticmethod
+    def zeros(shape, dtype):
+        return np.zeros(shape, dtype)
+
+    @staticmethod
+    def fill(a, value):
+        a[...] = value
+
+    @staticmethod
+    def copy_into(dst, host):
+        dst[...] = host
+
+    @staticmethod
+    def matmul(a, b, out, trans_a=False, trans_b=False, accumulate=False):
+        product = (a.T if trans_a else a) @ (b.T if trans_b else b)
+        if accumulate:
+            out += product
+        else:
+            out[...] = product
+
+    @staticmethod
+    def add_inplace(a, b):
+        a += b
+
+    @staticmethod
+    def add_bias(h, bias):
+        h += bias
+
+    @staticmethod
+    def column_sum(g, out):
+        out += g.sum(axis=0)
+
+    @staticmethod
+    def dale_weights(w, sign, out):
+        np.multiply(np.abs(w), sign, out=out)
+
+    @staticmethod
+    def dale_grad(w, sign, grad_eff, grad_w):
+        grad_w += grad_eff * sign * np.sign(w)
+
+
+class CUDABackend:
+    """``numba.cuda`` device arrays and ``@cuda.jit`` kernels."""
+
+    name = "cuda"
+
+    def __init__(self):
+        try:
+            from numba import cuda
+            from .kernels import cuda as kernels
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ImportError("device='cuda' needs numba-cuda: pip install 'snnumba[cuda]'") from exc
+        if not cuda.is_available():
+            raise RuntimeError("device='cuda' but no CUDA GPU is available (set "
+                               "NUMBA_ENABLE_CUDASIM=1 before importing numba to simulate one)")
+        self._cuda = cuda
+        for kernel in KERNELS:
+            setattr(self, kernel, getattr(kernels, kernel))
+        for op in ("matmul", "add_bias", "column_sum", "dale_weights", "dale_grad"):
+            setattr(self, op, getattr(kernels, op))
+        self._fill = kernels.fill
+        self._add_inplace = kernels.add_inplace
+
+    def asarray(self, x, dtype=None):
+        if self._cuda.is_cuda_array(x) and (dtype is None or x.dtype == np.dtype(dtype)):
+            return x
+        if self._cuda.is_cuda_array(x):
+            x = x.copy_to_host()
+        return self._cuda.to_device(np.ascontiguousarray(x, dtype=dtype))
+
+    def to_host(self, x):
+        return x.copy_to_host() if self._cuda.is_cuda_array(x) else np.asarray(x)
+
+    def empty(self, shape, dtype):
+        return self._cuda.device_array(shape, dtype)
+
+    def zeros(self, shape, dtype):
+        a = self._cuda.device_array(shape, dtype)
+        self.fill(a, 0)
+        return a
+
+    def fill(self, a, value):
+        self._fill(a.reshape(a.size), value)
+
+    @staticmethod
+    def copy_into(dst, host):
+        dst.copy_to_device(np.ascontiguousarray(host, dtype=dst.dtype))
+
+    def add_inplace(self, a, b):
+        self._add_inplace(a.reshape(a.size), b.reshape(b.size))
+
+
+@functools.lru_cache(maxsize=None)
+def _make(device):
+    return CPUBackend() if device == "cpu" else CUDABackend()
+
+
+def get_backend(device="cpu"):
+    """The backend for ``device`` ('cpu' or 'cuda'); a backend object passes through."""
+    if isinstance(device, (CPUBackend, CUDABackend)):
+        return device
+    return _make(check_choice("device", device, DEVICES))

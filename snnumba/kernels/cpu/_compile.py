@@ -1,0 +1,14 @@
+"""The one place that says how CPU kernels are compiled."""
+from numba import njit
+
+from .. import scalar
+
+#: Compile options of every CPU kernel. ``cache=True``: compilation is part of a user's
+#: wait, and the on-disk cache survives a change of thread count (tested).
+KERNEL = dict(cache=True)
+PARALLEL_KERNEL = dict(cache=True, parallel=True)
+
+surrogate_grad = njit(inline="always", cache=True)(scalar.surrogate_grad)
+counter_uniform = njit(inline="always", cache=True)(scalar.counter_uniform)
+adam_update = njit(inline="always", cache=True)(scalar.adam_update)
+sgd_update = njit(inline="always", cache=True)(scalar.sgd_update)

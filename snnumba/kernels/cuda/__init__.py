@@ -1,0 +1,20 @@
+"""``@cuda.jit`` twins of ``snnumba.kernels.cpu``.
+
+Every public function here is a launcher with the name and argument order of its CPU
+twin; it takes device arrays (or anything ``numba.cuda`` accepts) and sizes a 1-D grid
+from ``THREADS_PER_BLOCK``. Importing this package imports ``numba.cuda`` (about a
+quarter of a second), so ``snnumba.backend`` imports it only when a CUDA device is asked
+for. Set ``NUMBA_ENABLE_CUDASIM=1`` before Numba is imported to run it on the CPU.
+"""
+from .lif import lif_backward, lif_forward, readout_backward, readout_forward
+from .encoding import sound_localization_spikes
+from .optim import adam_step, sgd_step
+from .linalg import add_bias, add_inplace, column_sum, dale_grad, dale_weights, fill, matmul
+from ._launch import config
+
+__all__ = [
+    "lif_forward", "lif_backward", "readout_forward", "readout_backward",
+    "sound_localization_spikes", "adam_step", "sgd_step",
+    "matmul", "add_bias", "add_inplace", "column_sum", "dale_grad", "dale_weights", "fill",
+    "config",
+]

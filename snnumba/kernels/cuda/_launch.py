@@ -1,0 +1,21 @@
+"""Launch configuration and the device versions of the shared scalar formulas."""
+from types import SimpleNamespace
+
+from numba import cuda
+
+from .. import scalar
+
+#: Threads per block of every launch. Tests lower it (a small block runs faster under the
+#: simulator and exercises several blocks); it is read at launch, never inside a kernel.
+config = SimpleNamespace(THREADS_PER_BLOCK=128)
+
+surrogate_grad = cuda.jit(device=True)(scalar.surrogate_grad)
+counter_uniform = cuda.jit(device=True)(scalar.counter_uniform)
+adam_update = cuda.jit(device=True)(scalar.adam_update)
+sgd_update = cuda.jit(device=True)(scalar.sgd_update)
+
+
+def grid(n_threads):
+    """(blocks, threads) covering n_threads with the configured block size."""
+    tpb = config.THREADS_PER_BLOCK
+    return max(1, (n_threads + tpb - 1) // tpb), tpb

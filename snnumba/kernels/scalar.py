@@ -1,0 +1,78 @@
+"""Scalar formulas shared by the CPU kernels and their CUDA twins.
+
+Each function is plain Python on scalars. ``kernels/cpu`` compiles it with
+``njit(inline="always")`` and ``kernels/cuda`` with ``cuda.jit(device=True)``, so one
+definition serves both twins (and the CUDA simulator runs it as Python).
+"""
+import math
+
+import numpy as np
+
+#: Surrogate names, in the order of the integer codes the kernels take.
+SURROGATES = ("sigmoid", "fast_sigmoid", "arctan", "triangle")
+#: Default steepness ``beta`` of each surrogate (the seed's sigmoid uses 5).
+SURROGATE_DEFAULT_BETA = {"sigmoid": 5.0, "fast_sigmoid": 10.0, "arctan": 2.0, "triangle": 1.0}
+
+
+def surrogate_grad(code, x, beta):
+    """Derivative standing in for the Heaviside step's at ``x = v - threshold``.
+
+    code 0, sigmoid:      beta * s * (1 - s),  s = 1 / (1 + exp(-beta x))
+    code 1, fast sigmoid: 1 / (1 + beta |x|)^2                (SuperSpike)
+    code 2, arctan:       (beta / 2) / (1 + (pi beta x / 2)^2)
+    code 3, triangle:     beta * max(0, 1 - beta |x|)
+    The sigmoid is written with exp(-beta |x|) <= 1, so it never overflows.
+    """
+    if code == 0:
+        e = math.exp(-beta * abs(x))
+        return beta * e / ((1.0 + e) * (1.0 + e))
+    if code == 1:
+        d = 1.0 + beta * abs(x)
+        return 1.0 / (d * d)
+    if code == 2:
+        z = 0.5 * math.pi * beta * x
+        return 0.5 * beta / (1.0 + z * z)
+    return beta * max(0.0, 1.0 - beta * abs(x))
+
+
+def counter_uniform(seed, key):
+    """A uniform number in [0, 1) that is a pure function of ``(seed, key)``.
+
+    It is output number ``key`` of the SplitMix64 generator seeded with ``seed``
+    (Steele, Lea & Flood 2014), truncated to 24 bits. A stimulus can therefore be
+    regenerated bit for bit every epoch, on the CPU or the GPU, without storing its
+    uniform draws.
+    """
+    z = np.uint64(seed) + np.uint64(key + 1) * np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return np.float64(z >> np.uint64(40)) * (1.0 / 16777216.0)
+
+
+def adam_update(p, g, m, v, lr, beta1, beta2, eps, weight_decay, bias1, bias2):
+    """One Adam step for one element, PyTorch's rule (L2 weight decay added to g).
+
+    ``bias1 = 1 - beta1**step`` and ``bias2 = 1 - beta2**step``. Returns (p, m, v).
+    """
+    g = g + weight_decay * p
+    m = beta1 * m + (1.0 - beta1) * g
+    v = beta2 * v + (1.0 - beta2) * g * g
+    p = p - lr * (m / bias1) / (math.sqrt(v / bias2) + eps)
+    return p, m, v
+
+
+def sgd_update(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, first):
+    """One SGD step for one element, PyTorch's rule. Returns (p, buf)."""
+    g = g + weight_decay * p
+    if momentum != 0.0:
+        if first:
+            buf = g
+        else:
+            buf = momentum * buf + (1.0 - dampening) * g
+        if nesterov:
+            g = g + momentum * buf
+        else:
+            g = buf
+    p = p - lr * g
+    return p, buf

@@ -1,0 +1,176 @@
+"""Layers: the ``Layer`` protocol and the ``Dense`` synaptic projection.
+
+A layer maps a time-major array ``[T, B, N_in]`` to ``[T, B, N_out]`` and back:
+``forward(x)`` records what its backward pass needs, ``backward(grad_out)`` adds the
+parameter gradients into ``grads`` and returns the gradient with respect to ``x``.
+Parameters, gradients and state are plain arrays (NumPy on the CPU, ``numba.cuda``
+device arrays on the GPU) that a user can read and write.
+"""
+import numpy as np
+
+from ._validation import check_array, check_float_dtype, check_int, check_nonnegative
+from .backend import get_backend
+
+
+class Layer:
+    """Base class: parameters, gradients, device placement, train/eval mode, state.
+
+    Subclasses set ``params`` (trainable arrays), ``buffers`` (saved, not trained) and
+    implement ``forward``, ``backward`` and ``config`` (the keyword arguments that rebuild
+    the layer, for ``Network.save``).
+    """
+
+    def __init__(self, dtype=np.float32):
+        self.dtype = check_float_dtype("dtype", dtype)
+        self.backend = get_backend("cpu")
+        self.training = True
+        self.params = {}
+        self.buffers = {}
+        self.grads = {}
+
+    # --- placement -------------------------------------------------------------------
+    def to(self, device, dtype=None):
+        """Move parameters and buffers to ``device`` (and ``dtype``); returns self."""
+        new = get_backend(device)
+        self.dtype = check_float_dtype("dtype", dtype if dtype is not None else self.dtype)
+        for store in (self.params, self.buffers):
+            for name, value in store.items():
+                store[name] = new.asarray(self.backend.to_host(value), self.dtype)
+        self.backend = new
+        self.grads = {name: new.zeros(p.shape, self.dtype) for name, p in self.params.items()}
+        self.reset()
+        return self
+
+    # --- training plumbing -----------------------------------------------------------
+    def zero_grad(self):
+        for g in self.grads.values():
+            self.backend.fill(g, 0)
+
+    def train(self, mode=True):
+        """Set training mode (``mode=False`` is evaluation mode); returns self."""
+        self.training = bool(mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def reset(self):
+        """Forget the state and the recorded traces of the last forward pass."""
+
+    def config(self):
+        raise NotImplementedError
+
+    def _check_input(self, x, n_features, name="x"):
+        """Validate a [T, B, n_features] input and bring it to this layer's device/dtype."""
+        if self.backend.name == "cuda" and hasattr(x, "__cuda_array_interface__"):
+            if len(x.shape) != 3 or x.shape[2] != n_features:
+                raise ValueError(f"'{name}' must have shape [T, B, {n_features}], got {tuple(x.shape)}")
+            return self.backend.asarray(x, self.dtype)
+        x = check_array(name, x, ndim=3)
+        if x.shape[2] != n_features:
+            raise ValueError(f"'{name}' must have shape [T, B, {n_features}], got {x.shape}")
+        if x.shape[0] == 0 or x.shape[1] == 0:
+            raise ValueError(f"'{name}' must have at least one time step and one sample, got {x.shape}")
+        return self.backend.asarray(x, self.dtype)
+
+
+def dale_signs(n_in, n_out, ie_ratio):
+    """The seed's fixed Dale's-law sign mask: the first round(ie_ratio * n_in) input rows
+    are inhibitory (-1), the rest excitatory (+1)."""
+    sign = np.ones((n_in, n_out))
+    sign[: int(round(ie_ratio * n_in))] = -1.0
+    return sign
+
+
+class Dense(Layer):
+    """All-to-all synaptic projection ``h[t] = x[t] @ W (+ b)``.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        Input and output sizes; the weight has shape ``[n_in, n_out]``.
+    bias : bool
+        Add a trainable bias of shape ``[n_out]``.
+    dales_law : bool
+        Use the effective weight ``|W| * sign`` with a fixed sign mask whose first
+        ``round(ie_ratio * n_in)`` rows are inhibitory, as the seed does.
+    ie_ratio : float in [0, 1]
+        Inhibitory fraction of the inputs under Dale's law.
+    init_bound : float, optional
+        Weights (and bias) start uniform in ``[-init_bound, init_bound]``. The default is
+        the seed's ``1/sqrt(n_out)``: the seed calls PyTorch's uniform fan-in init on a
+        ``[n_in, n_out]`` tensor, which PyTorch reads as ``[out, in]``.
+    rng : numpy.random.Generator or int, optional
+        Source of the initial weights.
+    dtype : float32 or float64
+
+    All time steps are projected in one matrix product (BLAS on the CPU).
+    """
+
+    def __init__(self, n_in, n_out, bias=False, dales_law=False, ie_ratio=0.5, init_bound=None,
+                 rng=None, dtype=np.float32):
+        super().__init__(dtype)
+        self.n_in = check_int("n_in", n_in, 1)
+        self.n_out = check_int("n_out", n_out, 1)
+        self.ie_ratio = check_nonnegative("ie_ratio", ie_ratio)
+        if self.ie_ratio > 1:
+            raise ValueError(f"'ie_ratio' of {ie_ratio} must be in [0, 1]")
+        self.dales_law = bool(dales_law)
+        self.has_bias = bool(bias)
+        bound = 1.0 / np.sqrt(self.n_out) if init_bound is None else check_nonnegative("init_bound", init_bound)
+        self.init_bound = float(bound)
+        rng = np.random.default_rng(rng)
+        self.params["weight"] = rng.uniform(-bound, bound, (self.n_in, self.n_out)).astype(self.dtype)
+        if self.has_bias:
+            self.params["bias"] = rng.uniform(-bound, bound, self.n_out).astype(self.dtype)
+        if self.dales_law:
+            self.buffers["sign"] = dale_signs(self.n_in, self.n_out, self.ie_ratio).astype(self.dtype)
+        self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
+        self._x = None
+
+    def config(self):
+        return dict(n_in=self.n_in, n_out=self.n_out, bias=self.has_bias, dales_law=self.dales_law,
+                    ie_ratio=self.ie_ratio, init_bound=self.init_bound)
+
+    def reset(self):
+        self._x = None
+
+    def effective_weight(self):
+        """The weight the forward pass uses: ``W``, or ``|W| * sign`` under Dale's law."""
+        w = self.params["weight"]
+        if not self.dales_law:
+            return w
+        out = self.backend.empty(w.shape, self.dtype)
+        self.backend.dale_weights(w, self.buffers["sign"], out)
+        return out
+
+    def forward(self, x, continue_state=False):
+        x = self._check_input(x, self.n_in)
+        T, B, _ = x.shape
+        x2d = x.reshape(T * B, self.n_in)
+        h = self.backend.empty((T * B, self.n_out), self.dtype)
+        self.backend.matmul(x2d, self.effective_weight(), h)
+        if self.has_bias:
+            self.backend.add_bias(h, self.params["bias"])
+        self._x = x2d
+        return h.reshape(T, B, self.n_out)
+
+    def backward(self, grad_out, need_input_grad=True):
+        if self._x is None:
+            raise RuntimeError("Dense.backward called before forward")
+        be = self.backend
+        g2d = be.asarray(grad_out, self.dtype).reshape(self._x.shape[0], self.n_out)
+        if self.dales_law:
+            g_eff = be.empty((self.n_in, self.n_out), self.dtype)
+            be.matmul(self._x, g2d, g_eff, trans_a=True)
+            be.dale_grad(self.params["weight"], self.buffers["sign"], g_eff, self.grads["weight"])
+        else:
+            be.matmul(self._x, g2d, self.grads["weight"], trans_a=True, accumulate=True)
+        if self.has_bias:
+            be.column_sum(g2d, self.grads["bias"])
+        if not need_input_grad:
+            return None
+        grad_x = be.empty(self._x.shape, self.dtype)
+        be.matmul(g2d, self.effective_weight(), grad_x, trans_b=True)
+        T = grad_out.shape[0]
+        return grad_x.reshape(T, self._x.shape[0] // T, self.n_in)

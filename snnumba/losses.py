@@ -1,0 +1,82 @@
+"""Losses with their analytic gradients.
+
+Each function takes the network output (a host NumPy array, time-major) and targets,
+and returns ``(loss, grad)`` with ``grad = dloss/doutput`` of the output's shape, ready
+for ``Network.backward``.
+"""
+import numpy as np
+
+from ._validation import check_array, check_positive
+
+
+def _check_labels(labels, batch, num_classes):
+    labels = check_array("labels", labels, ndim=1)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"'labels' must be integers, got dtype {labels.dtype}")
+    if labels.shape[0] != batch:
+        raise ValueError(f"'labels' has {labels.shape[0]} entries for a batch of {batch}")
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"'labels' must lie in [0, {num_classes}), got [{labels.min()}, {labels.max()}]")
+    return labels.astype(np.intp)
+
+
+def _output(name, output):
+    output = check_array(name, output, ndim=3)
+    if output.dtype.kind != "f":
+        output = output.astype(np.float64)
+    return output
+
+
+def softmax_nll(logits, labels):
+    """Mean negative log-likelihood of ``labels`` under ``softmax(logits[B, C])``.
+
+    Returns ``(loss, dloss/dlogits)``; the gradient is ``(softmax - onehot) / B``.
+    """
+    logits = np.asarray(logits, dtype=np.float64)
+    B, C = logits.shape
+    labels = _check_labels(labels, B, C)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = -log_p[np.arange(B), labels].mean()
+    grad = np.exp(log_p)
+    grad[np.arange(B), labels] -= 1.0
+    return float(loss), grad / B
+
+
+def _time_sum_loss(output, labels, scale):
+    """softmax_nll of ``scale * sum_t output[t]`` and its gradient broadcast over time."""
+    loss, grad_m = softmax_nll(scale * output.sum(axis=0, dtype=np.float64), labels)
+    grad = np.broadcast_to(scale * grad_m, output.shape).astype(output.dtype)
+    return loss, grad
+
+
+def readout_nll(v, labels, scale=0.01):
+    """The seed's loss: NLL of log-softmax of ``scale * sum_t v[t]`` (mean over the batch).
+
+    Parameters
+    ----------
+    v : array [T, B, C]
+        Readout membrane potential.
+    labels : int array [B]
+    scale : float
+        The seed multiplies the time sum by 0.01.
+    """
+    return _time_sum_loss(_output("v", v), labels, check_positive("scale", scale))
+
+
+def spike_count_cross_entropy(spikes, labels, scale=1.0):
+    """Cross-entropy of softmax over output spike counts ``scale * sum_t s[t]``."""
+    return _time_sum_loss(_output("spikes", spikes), labels, check_positive("scale", scale))
+
+
+def mse(output, target):
+    """Mean squared error ``mean((output - target)^2)`` over all elements."""
+    output = _output("output", output)
+    target = check_array("target", target)
+    if target.shape != output.shape:
+        raise ValueError(f"'target' shape {target.shape} does not match output {output.shape}")
+    diff = output - target.astype(output.dtype)
+    return float(np.mean(diff.astype(np.float64) ** 2)), (2.0 / diff.size) * diff
+
+
+LOSSES = {"readout_nll": readout_nll, "spike_count_cross_entropy": spike_count_cross_entropy, "mse": mse}

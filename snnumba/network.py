@@ -1,0 +1,166 @@
+"""``Network``: an ordered stack of layers with one forward, one backward, and saving."""
+import json
+import os
+import tempfile
+
+import numpy as np
+
+from ._threads import single_threaded_blas
+from ._validation import check_float_dtype
+from .backend import get_backend
+from .layers import Dense, Layer
+from .neurons import IF, LIF, LeakyReadout
+
+#: Format version written into saved files; ``load`` refuses files from the future.
+FORMAT_VERSION = 1
+LAYER_TYPES = {cls.__name__: cls for cls in (Dense, LIF, IF, LeakyReadout)}
+
+
+class Network:
+    """An ordered stack of layers (``Dense``, ``LIF``, ``IF``, ``LeakyReadout``, ...).
+
+    Parameters
+    ----------
+    layers : sequence of Layer
+    device : {'cpu', 'cuda'}
+        Where parameters, activations and gradients live. On 'cuda' they stay on the
+        GPU for the whole forward and backward pass.
+    dtype : float32 or float64
+
+    Examples
+    --------
+    >>> import numpy as np, snnumba as snn
+    >>> net = snn.Network([snn.Dense(200, 30, rng=0), snn.LIF(tau=5e-3),
+    ...                    snn.Dense(30, 12, rng=1), snn.LeakyReadout(tau=5e-3)])
+    >>> v = net.forward(np.zeros((100, 8, 200), np.float32))
+    >>> v.shape
+    (100, 8, 12)
+    """
+
+    def __init__(self, layers, device="cpu", dtype=np.float32):
+        layers = list(layers)
+        if not layers or not all(isinstance(layer, Layer) for layer in layers):
+            raise TypeError("'layers' must be a non-empty sequence of snnumba layers")
+        self.layers = layers
+        self.dtype = check_float_dtype("dtype", dtype)
+        self.backend = get_backend(device)
+        for layer in layers:
+            layer.to(self.backend, self.dtype)
+
+    @property
+    def device(self):
+        return self.backend.name
+
+    # --- running ---------------------------------------------------------------------
+    def forward(self, x, reset=True):
+        """Run ``x[T, B, N_in]`` through every layer and return the last layer's output.
+
+        With ``reset=True`` (default) each neuron layer starts from rest; with
+        ``reset=False`` it continues from the state the previous call left.
+        """
+        if reset:
+            self.reset()
+        out = x
+        with single_threaded_blas():
+            for layer in self.layers:
+                out = layer.forward(out, continue_state=not reset)
+        return out
+
+    __call__ = forward
+
+    def backward(self, grad_out):
+        """Backpropagate dL/d(output) through time and layers; adds into each layer's grads."""
+        grad = grad_out
+        with single_threaded_blas():
+            for i in range(len(self.layers) - 1, -1, -1):
+                grad = self.layers[i].backward(grad, need_input_grad=i > 0)
+
+    def reset(self):
+        """Return every layer to rest (clears state and recorded traces)."""
+        for layer in self.layers:
+            layer.reset()
+
+    def train(self, mode=True):
+        for layer in self.layers:
+            layer.train(mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    # --- parameters ------------------------------------------------------------------
+    def named_parameters(self):
+        """List of ``(name, param, grad)``, names like ``'0.weight'``."""
+        return [(f"{i}.{name}", p, layer.grads[name])
+                for i, layer in enumerate(self.layers) for name, p in layer.params.items()]
+
+    def parameters(self):
+        return [p for _, p, _ in self.named_parameters()]
+
+    def gradients(self):
+        return [g for _, _, g in self.named_parameters()]
+
+    def zero_grad(self):
+        for layer in self.layers:
+            layer.zero_grad()
+
+    def state_dict(self):
+        """Host copies of every parameter and buffer, keyed ``'<layer>.<name>'``."""
+        be = self.backend
+        return {f"{i}.{name}": be.to_host(a).copy()
+                for i, layer in enumerate(self.layers)
+                for store in (layer.params, layer.buffers) for name, a in store.items()}
+
+    def load_state_dict(self, state):
+        """Copy arrays from ``state_dict()`` output back in (shapes must match)."""
+        for i, layer in enumerate(self.layers):
+            for store in (layer.params, layer.buffers):
+                for name, a in store.items():
+                    key = f"{i}.{name}"
+                    if key not in state:
+                        raise KeyError(f"state has no entry {key!r}")
+                    value = np.asarray(state[key])
+                    if value.shape != tuple(a.shape):
+                        raise ValueError(f"{key!r}: shape {value.shape} does not match {tuple(a.shape)}")
+                    self.backend.copy_into(a, value.astype(self.dtype))
+
+    # --- saving ----------------------------------------------------------------------
+    def save(self, path):
+        """Write the architecture and parameters to ``path`` (``.npz``).
+
+        The file is written beside the target and renamed into place, so an existing
+        file is never left half-written.
+        """
+        path = os.fspath(path)
+        spec = [{"type": type(layer).__name__, "config": layer.config()} for layer in self.layers]
+        arrays = {f"param:{k}": v for k, v in self.state_dict().items()}
+        meta = json.dumps({"format_version": FORMAT_VERSION, "dtype": self.dtype.name, "layers": spec})
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(suffix=".npz", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, meta=np.array(meta), **arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path, device="cpu"):
+        """Rebuild a network saved by ``save``."""
+        with np.load(os.fspath(path), allow_pickle=False) as data:
+            if "meta" not in data:
+                raise ValueError(f"{path!s} is not an snnumba network file (no 'meta' entry)")
+            meta = json.loads(str(data["meta"]))
+            if meta.get("format_version", 0) > FORMAT_VERSION:
+                raise ValueError(f"{path!s} has format version {meta['format_version']}; this "
+                                 f"snnumba reads up to {FORMAT_VERSION}")
+            state = {k[len("param:"):]: data[k] for k in data.files if k.startswith("param:")}
+        layers = []
+        for entry in meta["layers"]:
+            if entry["type"] not in LAYER_TYPES:
+                raise ValueError(f"unknown layer type {entry['type']!r} in {path!s}")
+            layers.append(LAYER_TYPES[entry["type"]](**entry["config"]))
+        net = cls(layers, device=device, dtype=meta["dtype"])
+        net.load_state_dict(state)
+        return net

@@ -1,0 +1,1 @@
+"""Floor 3: ready-made problems built from the engine."""

@@ -1,0 +1,158 @@
+"""Sound localization from interaural phase differences (the seed tutorial's task).
+
+Each sample is a 20 Hz tone heard by 100 auditory-nerve fibres per ear. Fibre ``j``
+of an ear has a phase delay ``linspace(0, pi/2, 100)[j]``; the right ear is further
+shifted by the sample's interaural phase difference (IPD), drawn uniformly from
+(-pi/2, pi/2). Each fibre fires as a Bernoulli process per 1 ms step with probability
+``600 Hz * dt * (0.5 * (1 + sin(phase)))**2``. The tone's phase offset is redrawn each
+time the data are generated (every epoch), while each sample's uniform draws stay fixed,
+as in the seed. The task is to classify the IPD into 12 bins of 15 degrees.
+
+The uniform draws are not stored: they are a counter-based hash of (data seed, sample,
+step, fibre) (``kernels.scalar.counter_uniform``), regenerated bit for bit on the CPU
+or the GPU.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._validation import check_array, check_int, check_nonnegative, check_positive
+from ..backend import get_backend
+
+
+@dataclass(frozen=True)
+class StimulusConfig:
+    """Stimulus constants, the seed's values by default (SI units: s, Hz)."""
+
+    anf_per_ear: int = 100
+    duration: float = 0.1
+    dt: float = 1e-3
+    rate_max: float = 600.0
+    stimulus_frequency: float = 20.0
+    envelope_power: float = 2.0
+    num_classes: int = 12
+
+    def __post_init__(self):
+        check_int("anf_per_ear", self.anf_per_ear, 1)
+        check_int("num_classes", self.num_classes, 1)
+        for name in ("duration", "dt", "rate_max", "stimulus_frequency"):
+            check_positive(name, getattr(self, name))
+        check_nonnegative("envelope_power", self.envelope_power)
+        if self.rate_max * self.dt > 1:
+            raise ValueError(f"'rate_max' * 'dt' = {self.rate_max * self.dt} must be <= 1")
+
+    @property
+    def steps(self):
+        return int(np.round(self.duration / self.dt))
+
+    @property
+    def n_inputs(self):
+        return 2 * self.anf_per_ear
+
+
+def discretise(ipd, num_classes=12):
+    """Class index of each IPD: ``floor((ipd + pi/2) * num_classes / pi)``, clamped to
+    ``[0, num_classes - 1]`` (the seed's truncation sends an IPD of exactly pi/2 to a
+    class that does not exist)."""
+    ipd = check_array("ipd", ipd, dtype=np.float64)
+    return np.clip(((ipd + np.pi / 2) * num_classes / np.pi).astype(np.int64), 0, num_classes - 1)
+
+
+def continuise(index, num_classes=12):
+    """The IPD at the middle of each class bin."""
+    return (np.asarray(index) + 0.5) / num_classes * np.pi - np.pi / 2
+
+
+def phase_tables(config, phase_offset):
+    """``sin`` and ``cos`` of the left-ear phase ``A[t, j]``, each [T, anf_per_ear]."""
+    times = np.arange(config.steps) * config.dt
+    phi = 2 * np.pi * (config.stimulus_frequency * times + phase_offset)
+    phase = phi[:, None] + np.linspace(0, np.pi / 2, config.anf_per_ear)[None, :]
+    return np.sin(phase), np.cos(phase)
+
+
+class SoundLocalizationData:
+    """A fixed set of samples (IPDs and their uniform draws) that can be turned into spikes.
+
+    Parameters
+    ----------
+    n_samples : int
+    rng : numpy.random.Generator or int
+        Draws the IPDs and the seed of the samples' uniform draws.
+    config : StimulusConfig, optional
+    device : {'cpu', 'cuda'}
+        Where the spikes are generated.
+    """
+
+    def __init__(self, n_samples, rng=None, config=None, device="cpu"):
+        self.n_samples = check_int("n_samples", n_samples, 1)
+        self.config = config or StimulusConfig()
+        rng = np.random.default_rng(rng)
+        self.ipd = rng.random(self.n_samples) * np.pi - np.pi / 2
+        self.noise_seed = int(rng.integers(0, 2**63 - 1))
+        self.labels = discretise(self.ipd, self.config.num_classes)
+        self.backend = get_backend(device)
+
+    def __len__(self):
+        return self.n_samples
+
+    def spikes(self, indices, phase_offset, dtype=np.float32):
+        """Spikes ``[T, len(indices), 2 * anf_per_ear]`` (0/1) of the given samples."""
+        indices = np.asarray(indices, dtype=np.int64)
+        cfg, be = self.config, self.backend
+        sin_a, cos_a = phase_tables(cfg, phase_offset)
+        out = be.empty((cfg.steps, indices.size, cfg.n_inputs), dtype)
+        be.sound_localization_spikes(be.asarray(sin_a), be.asarray(cos_a), be.asarray(self.ipd[indices]),
+                                     be.asarray(indices), self.noise_seed, cfg.rate_max * cfg.dt,
+                                     float(cfg.envelope_power), out)
+        return out
+
+    def batches(self, batch_size, rng, shuffle=True, drop_last=True, dtype=np.float32):
+        """Yield ``(spikes[T, B, 2F], labels[B])`` over the samples, as the seed's
+        ``data_generator`` does: one new phase offset per call, an optional shuffle,
+        and (with ``drop_last``) no final partial batch."""
+        batch_size = check_int("batch_size", batch_size, 1)
+        rng = np.random.default_rng(rng)
+        phase_offset = rng.random()
+        order = rng.permutation(self.n_samples) if shuffle else np.arange(self.n_samples)
+        stop = self.n_samples - self.n_samples % batch_size if drop_last else self.n_samples
+        for start in range(0, stop, batch_size):
+            idx = order[start:start + batch_size]
+            yield self.spikes(idx, phase_offset, dtype), self.labels[idx]
+
+
+def build_network(hidden=30, tau=5e-3, dales_law=False, ie_ratio=0.5, surrogate="sigmoid",
+                  beta=None, config=None, rng=None, device="cpu", dtype=np.float32):
+    """The seed's network: Dense -> LIF hidden layer -> Dense -> leaky readout."""
+    from ..layers import Dense
+    from ..network import Network
+    from ..neurons import LIF, LeakyReadout
+    cfg = config or StimulusConfig()
+    rng = np.random.default_rng(rng)
+    layers = [Dense(cfg.n_inputs, hidden, dales_law=dales_law, ie_ratio=ie_ratio, rng=rng),
+              LIF(tau=tau, threshold=1.0, dt=cfg.dt, surrogate=surrogate, beta=beta),
+              Dense(hidden, cfg.num_classes, dales_law=dales_law, ie_ratio=ie_ratio, rng=rng),
+              LeakyReadout(tau=tau, dt=cfg.dt)]
+    return Network(layers, device=device, dtype=dtype)
+
+
+def evaluate(network, data, rng, batch_size=64):
+    """Classify every sample of ``data`` by the argmax over time-summed readout membrane.
+
+    Returns a dict with ``accuracy`` (fraction), ``error_deg`` (mean absolute IPD error
+    in degrees, true IPD against the predicted bin's centre), ``confusion``
+    (``[predicted, true]`` counts), ``predicted`` and ``ipd``.
+    """
+    C = data.config.num_classes
+    predicted = np.empty(len(data), np.int64)
+    start = 0
+    for x, _ in data.batches(batch_size, rng, shuffle=False, drop_last=False):
+        v = network.backend.to_host(network.forward(x))
+        predicted[start:start + v.shape[1]] = v.sum(axis=0).argmax(axis=1)
+        start += v.shape[1]
+    true = data.labels
+    confusion = np.zeros((C, C), np.int64)
+    np.add.at(confusion, (predicted, true), 1)
+    error = np.abs(data.ipd - continuise(predicted, C)) * 180 / np.pi
+    return {"accuracy": float(np.mean(predicted == true)), "error_deg": float(error.mean()),
+            "confusion": confusion, "predicted": predicted, "ipd": data.ipd}

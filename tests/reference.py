@@ -1,0 +1,117 @@
+"""Plain-NumPy references (``naive_*``), written from the equations, not from the kernels."""
+import numpy as np
+
+from snnumba.surrogate import derivative as surrogate_derivative
+
+
+def naive_lif_forward(h, alpha, threshold, v0=None, s0=None):
+    """The seed's loop: new_v = (alpha v + h[t]) (1 - s); s = H(v - th); v = new_v.
+
+    Runs in h's dtype (alpha and threshold cast to it). Returns v, s [T, B, N] and the
+    final state (v_T, s_T)."""
+    dt = h.dtype.type
+    T, B, N = h.shape
+    th = np.broadcast_to(np.asarray(threshold, h.dtype), (B, N))
+    v = np.zeros((B, N), h.dtype) if v0 is None else v0.copy()
+    s = np.zeros((B, N), h.dtype) if s0 is None else s0.copy()
+    vs, ss = [], []
+    for t in range(T):
+        vs.append(v)
+        ss.append(s)
+        a = dt(alpha) * v + h[t]
+        new_v = a - a * s
+        s = (v > th).astype(h.dtype)
+        v = new_v
+    return np.stack(vs), np.stack(ss), v, s
+
+
+def naive_readout_forward(h, alpha):
+    T = h.shape[0]
+    v = np.zeros(h.shape[1:], h.dtype)
+    out = []
+    for t in range(T):
+        out.append(v)
+        v = h.dtype.type(alpha) * v + h[t]
+    return np.stack(out), v
+
+
+def tangent_lif(h, dh, alpha, threshold, surrogate, beta):
+    """Forward-mode derivative of the LIF recording (v, s) along dh, with the spike's
+    derivative replaced by the surrogate: ds[t+1] = sg(v[t] - th) dv[t]."""
+    T, B, N = h.shape
+    th = np.broadcast_to(threshold, (B, N))
+    v = np.zeros((B, N))
+    s = np.zeros((B, N))
+    dv = np.zeros((B, N))
+    ds = np.zeros((B, N))
+    vs, ss, dvs, dss = [], [], [], []
+    for t in range(T):
+        vs.append(v), ss.append(s), dvs.append(dv), dss.append(ds)
+        a = alpha * v + h[t]
+        da = alpha * dv + dh[t]
+        new_v, new_dv = a * (1 - s), da * (1 - s) - a * ds
+        s, ds = (v > th).astype(float), surrogate_derivative(surrogate, v - th, beta) * dv
+        v, dv = new_v, new_dv
+    return np.stack(vs), np.stack(ss), np.stack(dvs), np.stack(dss)
+
+
+def tangent_readout(h, dh, alpha):
+    v, dv = np.zeros(h.shape[1:]), np.zeros(h.shape[1:])
+    vs, dvs = [], []
+    for t in range(h.shape[0]):
+        vs.append(v), dvs.append(dv)
+        v, dv = alpha * v + h[t], alpha * dv + dh[t]
+    return np.stack(vs), np.stack(dvs)
+
+
+def naive_log_softmax_nll(m, labels):
+    m = m - m.max(axis=1, keepdims=True)
+    logp = m - np.log(np.exp(m).sum(axis=1, keepdims=True))
+    return -logp[np.arange(len(labels)), labels].mean(), np.exp(logp)
+
+
+def splitmix_uniform(seed, keys):
+    """Vectorised SplitMix64 (the published constants), 24-bit uniform in [0, 1)."""
+    with np.errstate(over="ignore"):
+        z = np.uint64(seed) + (np.asarray(keys, np.uint64) + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(40)).astype(np.float64) / 2.0**24
+
+
+def naive_sound_spikes(ipd, sample_ids, seed, phase_offset, anf=100, steps=100, dt=1e-3,
+                       rate_max=600.0, freq=20.0, power=2.0):
+    """The seed's ``input_signal`` in time-major order, with the uniforms of
+    ``splitmix_uniform`` in place of ``np.random.rand``. Returns (spikes, prob, u)."""
+    times = np.arange(steps) * dt
+    phi = 2 * np.pi * (freq * times + phase_offset)
+    delays = np.linspace(0, np.pi / 2, anf)
+    B = len(ipd)
+    theta = np.zeros((steps, B, 2 * anf))
+    theta[:, :, :anf] = phi[:, None, None] + delays[None, None, :]
+    theta[:, :, anf:] = phi[:, None, None] + delays[None, None, :] + ipd[None, :, None]
+    prob = rate_max * dt * (0.5 * (1 + np.sin(theta))) ** power
+    keys = (np.asarray(sample_ids)[None, :, None] * steps + np.arange(steps)[:, None, None]) * (2 * anf) \
+        + np.arange(2 * anf)[None, None, :]
+    u = splitmix_uniform(seed, keys)
+    return u < prob, prob, u
+
+
+def naive_adam(p, g, m, v, step, lr, beta1, beta2, eps, weight_decay):
+    """torch.optim.Adam's documented algorithm (amsgrad off, maximize off)."""
+    g = g + weight_decay * p
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * g * g
+    m_hat = m / (1 - beta1 ** step)
+    v_hat = v / (1 - beta2 ** step)
+    return p - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
+def naive_sgd(p, g, buf, step, lr, momentum, dampening, weight_decay, nesterov):
+    """torch.optim.SGD's documented algorithm."""
+    g = g + weight_decay * p
+    if momentum:
+        buf = g.copy() if step == 1 else momentum * buf + (1 - dampening) * g
+        g = g + momentum * buf if nesterov else buf
+    return p - lr * g, buf
