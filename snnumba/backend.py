@@ -29,6 +29,10 @@ class CPUBackend:
             setattr(self, kernel, getattr(cpu, kernel))
 
     @staticmethod
+    def is_device_array(x):
+        return False
+
+    @staticmethod
     def asarray(x, dtype=None):
         return np.ascontiguousarray(x, dtype=dtype)
 
@@ -103,15 +107,20 @@ class CUDABackend:
         self._fill = kernels.fill
         self._add_inplace = kernels.add_inplace
 
+    @staticmethod
+    def is_device_array(x):
+        # device arrays, real or simulated, are the objects that copy back to the host
+        return hasattr(x, "copy_to_host")
+
     def asarray(self, x, dtype=None):
-        if self._cuda.is_cuda_array(x) and (dtype is None or x.dtype == np.dtype(dtype)):
-            return x
-        if self._cuda.is_cuda_array(x):
+        if self.is_device_array(x):
+            if dtype is None or x.dtype == np.dtype(dtype):
+                return x
             x = x.copy_to_host()
         return self._cuda.to_device(np.ascontiguousarray(x, dtype=dtype))
 
     def to_host(self, x):
-        return x.copy_to_host() if self._cuda.is_cuda_array(x) else np.asarray(x)
+        return x.copy_to_host() if self.is_device_array(x) else np.asarray(x)
 
     def empty(self, shape, dtype):
         return self._cuda.device_array(shape, dtype)

@@ -62,7 +62,7 @@ class Layer:
 
     def _check_input(self, x, n_features, name="x"):
         """Validate a [T, B, n_features] input and bring it to this layer's device/dtype."""
-        if self.backend.name == "cuda" and hasattr(x, "__cuda_array_interface__"):
+        if self.backend.is_device_array(x):
             if len(x.shape) != 3 or x.shape[2] != n_features:
                 raise ValueError(f"'{name}' must have shape [T, B, {n_features}], got {tuple(x.shape)}")
             return self.backend.asarray(x, self.dtype)

@@ -72,7 +72,7 @@ class _Membrane(Layer):
         return be.zeros((batch, n), self.dtype), be.zeros((batch, n), self.dtype)
 
     def _input(self, h):
-        if self.backend.name == "cuda" and hasattr(h, "__cuda_array_interface__"):
+        if self.backend.is_device_array(h):
             return self.backend.asarray(h, self.dtype)
         h = check_array("h", h, ndim=3)
         if 0 in h.shape:

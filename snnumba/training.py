@@ -8,6 +8,13 @@ from ._validation import check_array, check_int
 from .losses import readout_nll
 
 
+def should_stop(val_losses, epoch, patience=10):
+    """The seed's early-stopping rule: past epoch ``patience`` (0-based), stop when the
+    oldest of the last ``patience`` validation losses is the lowest of them."""
+    recent = val_losses[-patience:]
+    return bool(recent) and epoch > patience and int(np.argmin(recent)) == 0
+
+
 class ArrayData:
     """Time-major inputs ``x[T, n_samples, ...]`` with targets ``y[n_samples, ...]``,
     served in batches the way ``Trainer`` expects (any object with the same ``batches``
@@ -120,8 +127,7 @@ class Trainer:
                             val_loss=f"{history['val_loss'][-1]:.4f}" if history["val_loss"] else "-")
             if self.report is not None:
                 self.report(epoch, history)
-            recent = history["val_loss"][-patience:]
-            if early_stopping and recent and epoch > patience and int(np.argmin(recent)) == 0:
+            if early_stopping and should_stop(history["val_loss"], epoch, patience):
                 history["stopped_early"] = True
                 break
         bar.close()

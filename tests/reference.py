@@ -70,20 +70,19 @@ def naive_log_softmax_nll(m, labels):
     return -logp[np.arange(len(labels)), labels].mean(), np.exp(logp)
 
 
-def splitmix_uniform(seed, keys):
-    """Vectorised SplitMix64 (the published constants), 24-bit uniform in [0, 1)."""
+def splitmix64(seed, keys):
+    """Vectorised SplitMix64 (the published constants): output number ``keys``."""
     with np.errstate(over="ignore"):
         z = np.uint64(seed) + (np.asarray(keys, np.uint64) + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(40)).astype(np.float64) / 2.0**24
+        return z ^ (z >> np.uint64(31))
 
 
 def naive_sound_spikes(ipd, sample_ids, seed, phase_offset, anf=100, steps=100, dt=1e-3,
                        rate_max=600.0, freq=20.0, power=2.0):
     """The seed's ``input_signal`` in time-major order, with the uniforms of
-    ``splitmix_uniform`` in place of ``np.random.rand``. Returns (spikes, prob, u)."""
+    ``splitmix64`` in place of ``np.random.rand``. Returns (spikes, prob, u)."""
     times = np.arange(steps) * dt
     phi = 2 * np.pi * (freq * times + phase_offset)
     delays = np.linspace(0, np.pi / 2, anf)
@@ -92,9 +91,11 @@ def naive_sound_spikes(ipd, sample_ids, seed, phase_offset, anf=100, steps=100, 
     theta[:, :, :anf] = phi[:, None, None] + delays[None, None, :]
     theta[:, :, anf:] = phi[:, None, None] + delays[None, None, :] + ipd[None, :, None]
     prob = rate_max * dt * (0.5 * (1 + np.sin(theta))) ** power
-    keys = (np.asarray(sample_ids)[None, :, None] * steps + np.arange(steps)[:, None, None]) * (2 * anf) \
-        + np.arange(2 * anf)[None, None, :]
-    u = splitmix_uniform(seed, keys)
+    keys = (np.asarray(sample_ids)[None, :, None] * steps + np.arange(steps)[:, None, None]) * anf \
+        + np.arange(anf)[None, None, :]
+    z = splitmix64(seed, keys)
+    # left fibre j: bits 40-63; right fibre anf + j: bits 16-39
+    u = np.concatenate([(z >> np.uint64(40)), (z >> np.uint64(16)) & np.uint64(0xFFFFFF)], axis=2) / 2.0**24
     return u < prob, prob, u
 
 

@@ -35,11 +35,11 @@ def surrogate_grad(code, x, beta):
     return beta * max(0.0, 1.0 - beta * abs(x))
 
 
-def counter_uniform(seed, key):
-    """A uniform number in [0, 1) that is a pure function of ``(seed, key)``.
+def counter_uniform_pair(seed, key):
+    """Two uniform numbers in [0, 1) that are a pure function of ``(seed, key)``.
 
-    It is output number ``key`` of the SplitMix64 generator seeded with ``seed``
-    (Steele, Lea & Flood 2014), truncated to 24 bits. A stimulus can therefore be
+    They are bits 40-63 and 16-39 of output number ``key`` of the SplitMix64 generator
+    seeded with ``seed`` (Steele, Lea & Flood 2014). A stimulus can therefore be
     regenerated bit for bit every epoch, on the CPU or the GPU, without storing its
     uniform draws.
     """
@@ -47,7 +47,10 @@ def counter_uniform(seed, key):
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     z = z ^ (z >> np.uint64(31))
-    return np.float64(z >> np.uint64(40)) * (1.0 / 16777216.0)
+    scale = 1.0 / 16777216.0
+    high = np.float64(np.int64(z >> np.uint64(40))) * scale
+    low = np.float64(np.int64((z >> np.uint64(16)) & np.uint64(0xFFFFFF))) * scale
+    return high, low
 
 
 def adam_update(p, g, m, v, lr, beta1, beta2, eps, weight_decay, bias1, bias2):

@@ -9,7 +9,7 @@ time the data are generated (every epoch), while each sample's uniform draws sta
 as in the seed. The task is to classify the IPD into 12 bins of 15 degrees.
 
 The uniform draws are not stored: they are a counter-based hash of (data seed, sample,
-step, fibre) (``kernels.scalar.counter_uniform``), regenerated bit for bit on the CPU
+step, fibre) (``kernels.scalar.counter_uniform_pair``), regenerated bit for bit on the CPU
 or the GPU.
 """
 from dataclasses import dataclass

@@ -9,6 +9,6 @@ KERNEL = dict(cache=True)
 PARALLEL_KERNEL = dict(cache=True, parallel=True)
 
 surrogate_grad = njit(inline="always", cache=True)(scalar.surrogate_grad)
-counter_uniform = njit(inline="always", cache=True)(scalar.counter_uniform)
+counter_uniform_pair = njit(inline="always", cache=True)(scalar.counter_uniform_pair)
 adam_update = njit(inline="always", cache=True)(scalar.adam_update)
 sgd_update = njit(inline="always", cache=True)(scalar.sgd_update)

@@ -3,9 +3,10 @@
 Fibre ``j < F`` of the left ear has phase ``A[t, j] = 2 pi (f t dt + offset) + delay[j]``,
 fibre ``F + j`` of the right ear ``A[t, j] + ipd[b]``. A fibre spikes when
 
-    u < scale * (0.5 * (1 + sin(phase)))**power,     u = counter_uniform(seed, key)
+    u < scale * (0.5 * (1 + sin(phase)))**power
 
-with ``key = (sample_id * T + t) * 2F + fibre``, so each sample's uniform draws are fixed
+where fibres ``j`` and ``F + j`` take the two uniforms of
+``counter_uniform_pair(seed, (sample_id * T + t) * F + j)``, so each sample's draws are fixed
 while the phase offset changes. ``sin(A + ipd) = sin A cos ipd + cos A sin ipd`` lets the
 kernel reuse one [T, F] table of ``sin A`` and ``cos A`` for every sample.
 """
@@ -14,7 +15,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ._compile import PARALLEL_KERNEL, counter_uniform
+from ._compile import PARALLEL_KERNEL, counter_uniform_pair
 
 
 @njit(**PARALLEL_KERNEL)
@@ -37,6 +38,8 @@ def sound_localization_spikes(sin_a, cos_a, ipd, sample_ids, seed, scale, power,
             else:
                 for j in range(two_f):
                     prob[j] = scale * prob[j] ** power
-            key0 = (sample_ids[b] * T + t) * two_f
-            for j in range(two_f):
-                out[t, b, j] = counter_uniform(seed, key0 + j) < prob[j]
+            key0 = (sample_ids[b] * T + t) * F
+            for j in range(F):
+                u_left, u_right = counter_uniform_pair(seed, key0 + j)
+                out[t, b, j] = u_left < prob[j]
+                out[t, b, F + j] = u_right < prob[F + j]

@@ -10,7 +10,7 @@ from .. import scalar
 config = SimpleNamespace(THREADS_PER_BLOCK=128)
 
 surrogate_grad = cuda.jit(device=True)(scalar.surrogate_grad)
-counter_uniform = cuda.jit(device=True)(scalar.counter_uniform)
+counter_uniform_pair = cuda.jit(device=True)(scalar.counter_uniform_pair)
 adam_update = cuda.jit(device=True)(scalar.adam_update)
 sgd_update = cuda.jit(device=True)(scalar.sgd_update)
 

@@ -4,7 +4,7 @@ import math
 
 from numba import cuda
 
-from ._launch import counter_uniform, grid
+from ._launch import counter_uniform_pair, grid
 
 
 @cuda.jit(device=True)
@@ -25,11 +25,11 @@ def _sound_localization_spikes(sin_a, cos_a, ipd, sample_ids, seed, scale, power
     j = i % F
     b = (i // F) % B
     t = i // (F * B)
-    key0 = (sample_ids[b] * T + t) * two_f
     p_left = _envelope(scale, power, sin_a[t, j])
     p_right = _envelope(scale, power, (sin_a[t, j] * math.cos(ipd[b]) + cos_a[t, j] * math.sin(ipd[b])))
-    out[t, b, j] = counter_uniform(seed, key0 + j) < p_left
-    out[t, b, F + j] = counter_uniform(seed, key0 + F + j) < p_right
+    u_left, u_right = counter_uniform_pair(seed, (sample_ids[b] * T + t) * F + j)
+    out[t, b, j] = u_left < p_left
+    out[t, b, F + j] = u_right < p_right
 
 
 def sound_localization_spikes(sin_a, cos_a, ipd, sample_ids, seed, scale, power, out):

@@ -1,0 +1,152 @@
+"""Every CUDA launcher equals its CPU twin (under NUMBA_ENABLE_CUDASIM=1 without a GPU)."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+cuda = pytest.importorskip("numba.cuda")
+if not cuda.is_available():  # pragma: no cover
+    pytest.skip("no CUDA device and the simulator is off", allow_module_level=True)
+
+from snnumba.kernels import cpu, cuda as gpu  # noqa: E402
+from snnumba.kernels.cuda import linalg  # noqa: E402
+from snnumba.tasks.sound_localization import StimulusConfig, phase_tables  # noqa: E402
+
+pytestmark = pytest.mark.cuda
+SIMULATED = cuda.simulator_enabled if hasattr(cuda, "simulator_enabled") else True
+
+
+@pytest.fixture(autouse=True)
+def small_blocks(monkeypatch):
+    # small blocks: fast under the simulator, and several blocks with a ragged last one
+    monkeypatch.setattr(gpu.config, "THREADS_PER_BLOCK", 8)
+
+
+def on_device(*arrays):
+    return [cuda.to_device(np.ascontiguousarray(a)) for a in arrays]
+
+
+def lif_inputs(seed, shape, dtype):
+    rng = np.random.default_rng(seed)
+    h = rng.normal(0.4, 1.0, shape).astype(dtype)
+    th = rng.uniform(0.5, 1.5, shape[1:]).astype(dtype)
+    return h, th
+
+
+small_shapes = st.tuples(st.integers(1, 9), st.integers(1, 4), st.integers(1, 11))
+
+
+@settings(max_examples=8)
+@given(small_shapes, st.integers(0, 10**6), st.floats(0.0, 1.0))
+def test_lif_forward_backward_twins(shape, seed, alpha):
+    T, B, N = shape
+    h, th = lif_inputs(seed, shape, np.float64)
+    z = np.zeros((B, N))
+    outs_cpu = [np.empty(shape), np.empty(shape), np.empty((B, N)), np.empty((B, N))]
+    cpu.lif_forward(h, alpha, th, z, z, *outs_cpu)
+    d = on_device(h, th, z, z, *outs_cpu)
+    gpu.lif_forward(d[0], alpha, d[1], d[2], d[3], *d[4:])
+    for a, b in zip(outs_cpu, d[4:]):
+        np.testing.assert_allclose(b.copy_to_host(), a, rtol=1e-12, atol=1e-12)
+    v, s = outs_cpu[:2]
+    rng = np.random.default_rng(seed + 1)
+    gs, gv = rng.normal(size=shape), rng.normal(size=shape)
+    for code in range(4):
+        gh = np.empty(shape)
+        cpu.lif_backward(h, v, s, alpha, th, code, 3.0, gs, gv, gh)
+        dh = cuda.device_array(shape)
+        dv = on_device(h, v, s, th, gs, gv)
+        gpu.lif_backward(dv[0], dv[1], dv[2], alpha, dv[3], code, 3.0, dv[4], dv[5], dh)
+        np.testing.assert_allclose(dh.copy_to_host(), gh, rtol=1e-10, atol=1e-12)
+
+
+def test_lif_forward_twin_float32():
+    h, th = lif_inputs(5, (12, 3, 10), np.float32)
+    z = np.zeros((3, 10), np.float32)
+    outs = [np.empty_like(h), np.empty_like(h), np.empty_like(z), np.empty_like(z)]
+    cpu.lif_forward(h, np.float32(0.8), th, z, z, *outs)
+    d = on_device(h, th, z, z, *outs)
+    gpu.lif_forward(d[0], np.float32(0.8), d[1], d[2], d[3], *d[4:])
+    np.testing.assert_allclose(d[4].copy_to_host(), outs[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(d[5].copy_to_host(), outs[1])
+
+
+@settings(max_examples=8)
+@given(small_shapes, st.integers(0, 10**6), st.floats(0.0, 1.0))
+def test_readout_twins(shape, seed, alpha):
+    T, B, N = shape
+    rng = np.random.default_rng(seed)
+    h, gv = rng.normal(size=shape), rng.normal(size=shape)
+    v, vf, gh = np.empty(shape), np.empty((B, N)), np.empty(shape)
+    cpu.readout_forward(h, alpha, np.zeros((B, N)), v, vf)
+    cpu.readout_backward(alpha, gv, gh)
+    d = on_device(h, np.zeros((B, N)), v, vf, gv, gh)
+    gpu.readout_forward(d[0], alpha, d[1], d[2], d[3])
+    gpu.readout_backward(alpha, d[4], d[5])
+    np.testing.assert_allclose(d[2].copy_to_host(), v, rtol=1e-12)
+    np.testing.assert_allclose(d[3].copy_to_host(), vf, rtol=1e-12)
+    np.testing.assert_allclose(d[5].copy_to_host(), gh, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("power", [2.0, 3.0])
+def test_sound_spikes_twin(power):
+    cfg = StimulusConfig(anf_per_ear=6, duration=0.012, envelope_power=power)
+    rng = np.random.default_rng(2)
+    ipd = rng.random(5) * np.pi - np.pi / 2
+    ids = np.array([3, 0, 7, 1, 2])
+    sin_a, cos_a = phase_tables(cfg, 0.37)
+    out = np.empty((cfg.steps, 5, cfg.n_inputs), np.float32)
+    cpu.sound_localization_spikes(sin_a, cos_a, ipd, ids, 77, 0.6, power, out)
+    d = on_device(sin_a, cos_a, ipd, ids)
+    dout = cuda.device_array(out.shape, np.float32)
+    gpu.sound_localization_spikes(*d, 77, 0.6, power, dout)
+    np.testing.assert_array_equal(dout.copy_to_host(), out)
+
+
+def test_optimizer_twins():
+    rng = np.random.default_rng(4)
+    p, g, m, v = (rng.normal(size=37) for _ in range(4))
+    v = np.abs(v)
+    cp = [a.copy() for a in (p, g, m, v)]
+    cpu.adam_step(*cp, 1e-2, 0.9, 0.999, 1e-8, 0.01, 0.1, 0.002)
+    d = on_device(p, g, m, v)
+    gpu.adam_step(*d, 1e-2, 0.9, 0.999, 1e-8, 0.01, 0.1, 0.002)
+    for a, b in zip(cp, d):
+        np.testing.assert_allclose(b.copy_to_host(), a, rtol=1e-12)
+    for first in (True, False):
+        cp = [p.copy(), g.copy(), m.copy()]
+        cpu.sgd_step(*cp, 0.1, 0.9, 0.1, 0.01, False, first)
+        d = on_device(p, g, m)
+        gpu.sgd_step(*d, 0.1, 0.9, 0.1, 0.01, False, first)
+        for a, b in zip(cp, d):
+            np.testing.assert_allclose(b.copy_to_host(), a, rtol=1e-12)
+
+
+@pytest.mark.parametrize("trans_a,trans_b,accumulate", [(False, False, False), (True, False, True),
+                                                        (False, True, False)])
+def test_matmul_twin(trans_a, trans_b, accumulate):
+    rng = np.random.default_rng(6)
+    a = rng.normal(size=(7, 5) if not trans_a else (5, 7))
+    b = rng.normal(size=(5, 3) if not trans_b else (3, 5))
+    out = rng.normal(size=(7, 3))
+    want = (a.T if trans_a else a) @ (b.T if trans_b else b) + (out if accumulate else 0)
+    d = on_device(a, b, out)
+    linalg.matmul(d[0], d[1], d[2], trans_a, trans_b, accumulate)
+    np.testing.assert_allclose(d[2].copy_to_host(), want, rtol=1e-12)
+
+
+def test_elementwise_twins():
+    rng = np.random.default_rng(7)
+    w = rng.normal(size=(9, 5))
+    w[0, 0] = 0.0
+    sign = np.where(rng.random((9, 5)) < 0.5, -1.0, 1.0)
+    g = rng.normal(size=(9, 5))
+    d = on_device(w, sign, g, np.zeros((9, 5)), np.ones((9, 5)))
+    linalg.dale_weights(d[0], d[1], d[3])
+    np.testing.assert_array_equal(d[3].copy_to_host(), np.abs(w) * sign)
+    linalg.dale_grad(d[0], d[1], d[2], d[4])
+    np.testing.assert_allclose(d[4].copy_to_host(), 1 + g * sign * np.sign(w))
+    h, bias, acc = on_device(g, np.arange(5.0), np.ones(5))
+    linalg.add_bias(h, bias)
+    np.testing.assert_allclose(h.copy_to_host(), g + np.arange(5.0))
+    linalg.column_sum(h, acc)
+    np.testing.assert_allclose(acc.copy_to_host(), 1 + (g + np.arange(5.0)).sum(axis=0))

@@ -1,0 +1,158 @@
+"""Gradients of the whole network against an independent forward-mode model.
+
+The backward pass (reverse mode, in the kernels) must give <grad, d> equal to the
+directional derivative along any direction d of the *surrogate model*: the network in
+which the spike's derivative is surrogate'(v - threshold). That derivative is computed
+here by forward-mode tangent propagation in plain NumPy (tests/reference.py). Smooth parts
+(Dense, readout, loss, surrogate primitives) are also checked by central differences.
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import snnumba as snn
+from snnumba import surrogate as sg
+from tests.reference import naive_log_softmax_nll, tangent_lif, tangent_readout
+
+SURROGATES = ["sigmoid", "fast_sigmoid", "arctan", "triangle"]
+
+
+def build(rng, n_in, hidden, classes, dales_law, bias, surrogate, beta, tau=5e-3):
+    layers = [snn.Dense(n_in, hidden, bias=bias, dales_law=dales_law, ie_ratio=0.3, rng=rng,
+                        init_bound=1.0),
+              snn.LIF(tau=tau, threshold=1.0, surrogate=surrogate, beta=beta),
+              snn.Dense(hidden, classes, bias=bias, dales_law=dales_law, ie_ratio=0.3, rng=rng),
+              snn.LeakyReadout(tau=tau)]
+    return snn.Network(layers, dtype=np.float64)
+
+
+def effective(w, sign, dw):
+    """W_eff and its tangent: |w| * sign under Dale's law, else w."""
+    if sign is None:
+        return w, dw
+    return np.abs(w) * sign, np.sign(w) * sign * dw
+
+
+def tangent_loss(net, x, labels, directions, scale):
+    """Loss and its directional derivative along ``directions`` (a dict like named_parameters)."""
+    d1, lif, d2, ro = net.layers
+    w1, dw1 = effective(d1.params["weight"], d1.buffers.get("sign"), directions["0.weight"])
+    w2, dw2 = effective(d2.params["weight"], d2.buffers.get("sign"), directions["2.weight"])
+    h1, dh1 = x @ w1, x @ dw1
+    if d1.has_bias:
+        h1, dh1 = h1 + d1.params["bias"], dh1 + directions["0.bias"]
+    v, s, dv, ds = tangent_lif(h1, dh1, lif.lif_params.alpha, 1.0, lif.surrogate, lif.beta)
+    h2, dh2 = s @ w2, ds @ w2 + s @ dw2
+    if d2.has_bias:
+        h2, dh2 = h2 + d2.params["bias"], dh2 + directions["2.bias"]
+    vo, dvo = tangent_readout(h2, dh2, ro.lif_params.alpha)
+    loss, p = naive_log_softmax_nll(scale * vo.sum(0), labels)
+    onehot = np.eye(p.shape[1])[labels]
+    dloss = np.sum((p - onehot) * scale * dvo.sum(0)) / len(labels)
+    return loss, dloss, vo
+
+
+@settings(max_examples=12)
+@given(st.sampled_from(SURROGATES), st.booleans(), st.booleans(), st.integers(0, 2**32 - 1),
+       st.floats(1.0, 6.0))
+def test_network_gradient_equals_forward_mode(surrogate, dales_law, bias, seed, beta):
+    rng = np.random.default_rng(seed)
+    T, B, n_in, hidden, classes = 25, 4, 7, 6, 3
+    net = build(rng, n_in, hidden, classes, dales_law, bias, surrogate, beta)
+    x = (rng.random((T, B, n_in)) < 0.3).astype(np.float64)
+    labels = rng.integers(0, classes, B)
+    scale = 0.1
+    out = net.forward(x)
+    loss, grad = snn.readout_nll(out, labels, scale=scale)
+    net.zero_grad()
+    net.backward(grad)
+    for _ in range(3):
+        directions = {name: rng.normal(size=p.shape) for name, p, _ in net.named_parameters()}
+        ref_loss, dloss, vo = tangent_loss(net, x, labels, directions, scale)
+        np.testing.assert_allclose(out, vo, rtol=1e-12, atol=1e-12)
+        assert np.isclose(loss, ref_loss, rtol=1e-12)
+        inner = sum(np.sum(g * directions[name]) for name, _, g in net.named_parameters())
+        assert np.isclose(inner, dloss, rtol=1e-9, atol=1e-12 * (1 + abs(dloss))), (inner, dloss)
+
+
+def test_gradient_flows_through_reset_and_spikes():
+    """The hidden weights get a non-zero gradient only through the spike surrogate."""
+    rng = np.random.default_rng(0)
+    net = build(rng, 5, 4, 3, False, False, "sigmoid", 5.0)
+    x = (rng.random((30, 3, 5)) < 0.5).astype(np.float64)
+    loss, grad = snn.readout_nll(net.forward(x), np.array([0, 1, 2]))
+    net.backward(grad)
+    assert np.abs(net.layers[0].grads["weight"]).sum() > 0
+
+
+def central_difference(f, x, eps=1e-6):
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + eps
+        up = f()
+        x[i] = old - eps
+        down = f()
+        x[i] = old
+        g[i] = (up - down) / (2 * eps)
+    return g
+
+
+@pytest.mark.parametrize("dales_law,bias", [(False, False), (True, True)])
+def test_dense_matches_central_differences(dales_law, bias):
+    rng = np.random.default_rng(1)
+    layer = snn.Dense(4, 3, bias=bias, dales_law=dales_law, rng=rng, dtype=np.float64)
+    x = rng.normal(size=(5, 2, 4))
+    G = rng.normal(size=(5, 2, 3))
+    loss = lambda: np.sum(G * layer.forward(x))  # noqa: E731
+    layer.forward(x)
+    layer.zero_grad()
+    grad_x = layer.backward(G)
+    for name, p in layer.params.items():
+        np.testing.assert_allclose(layer.grads[name], central_difference(loss, p), rtol=1e-7, atol=1e-8)
+    np.testing.assert_allclose(grad_x, central_difference(loss, x), rtol=1e-7, atol=1e-8)
+
+
+def test_readout_matches_central_differences():
+    rng = np.random.default_rng(2)
+    layer = snn.LeakyReadout(tau=7e-3, dtype=np.float64)
+    h = rng.normal(size=(6, 2, 3))
+    G = rng.normal(size=(6, 2, 3))
+    layer.forward(h)
+    grad_h = layer.backward(G)
+    np.testing.assert_allclose(grad_h, central_difference(lambda: np.sum(G * layer.forward(h)), h),
+                               rtol=1e-7, atol=1e-8)
+
+
+@pytest.mark.parametrize("loss_fn", [snn.readout_nll, snn.spike_count_cross_entropy])
+def test_time_sum_losses_match_central_differences(loss_fn):
+    rng = np.random.default_rng(3)
+    v = rng.normal(size=(5, 3, 4))
+    labels = np.array([0, 3, 1])
+    _, grad = loss_fn(v, labels)
+    np.testing.assert_allclose(grad, central_difference(lambda: loss_fn(v, labels)[0], v),
+                               rtol=1e-6, atol=1e-9)
+
+
+def test_mse_matches_central_differences():
+    rng = np.random.default_rng(4)
+    out, target = rng.normal(size=(3, 2, 2)), rng.normal(size=(3, 2, 2))
+    _, grad = snn.mse(out, target)
+    np.testing.assert_allclose(grad, central_difference(lambda: snn.mse(out, target)[0], out), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", SURROGATES)
+def test_surrogate_is_derivative_of_primitive(name):
+    x = np.linspace(-3, 3, 601)
+    # the primitives are smooth except at the triangle's kinks and at 0 (|x| terms)
+    x = x[(np.abs(np.abs(x) - 1.0 / 2.5) > 1e-3) & (np.abs(x) > 1e-3)]
+    eps = 1e-6
+    fd = (sg.primitive(name, x + eps, 2.5) - sg.primitive(name, x - eps, 2.5)) / (2 * eps)
+    np.testing.assert_allclose(sg.derivative(name, x, 2.5), fd, rtol=1e-6, atol=1e-8)
+
+
+def test_sigmoid_surrogate_safe_in_float32():
+    """exp(-beta x) would overflow for large negative x; the kernel's form does not."""
+    x = np.array([-1e5, -100.0, 0.0, 100.0, 1e5])
+    d = sg.derivative("sigmoid", x, 5.0)
+    assert np.all(np.isfinite(d)) and d[2] == pytest.approx(1.25)

@@ -1,0 +1,92 @@
+"""Trainer: learning, the seed's early-stopping rule, best weights, history."""
+import numpy as np
+import pytest
+
+import snnumba as snn
+from snnumba.tasks import sound_localization as sl
+from snnumba.training import should_stop
+
+
+def seed_rule(val_loss_hist, e):
+    """The seed's line: torch.tensor(val_loss_hist[-10:]).argmin() == 0 and e > 10."""
+    return int(np.argmin(val_loss_hist[-10:])) == 0 and e > 10
+
+
+def test_should_stop_is_the_seeds_rule():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        hist = list(rng.random(rng.integers(1, 30)))
+        e = len(hist) - 1
+        assert should_stop(hist, e) == seed_rule(hist, e)
+    assert not should_stop([], 20)
+
+
+def small_task(n, seed):
+    cfg = sl.StimulusConfig(anf_per_ear=30, num_classes=4)
+    return sl.SoundLocalizationData(n, rng=seed, config=cfg), cfg
+
+
+def test_trainer_learns_sound_localization_quickly():
+    train, cfg = small_task(512, 1)
+    val, _ = small_task(256, 2)
+    test, _ = small_task(256, 3)
+    net = sl.build_network(hidden=20, config=cfg, rng=0)
+    trainer = snn.Trainer(net, snn.Adam(net, lr=0.01), progress=False)
+    before = sl.evaluate(net, test, 0)["accuracy"]
+    history = trainer.fit(train, val, epochs=8, batch_size=32, rng=0)
+    after = sl.evaluate(net, test, 0)
+    assert history["loss"][-1] < history["loss"][0]
+    assert after["accuracy"] > max(0.6, before + 0.2), (before, after["accuracy"])
+    assert after["confusion"].sum() == 256
+    assert len(history["epoch_seconds"]) == len(history["loss"]) == len(history["val_loss"])
+
+
+def test_best_weights_are_restored():
+    train, cfg = small_task(128, 4)
+    val, _ = small_task(64, 5)
+    net = sl.build_network(hidden=10, config=cfg, rng=0)
+    seen = []
+    trainer = snn.Trainer(net, snn.Adam(net, lr=0.05), progress=False,
+                          report=lambda epoch, h: seen.append(net.state_dict()))
+    history = trainer.fit(train, val, epochs=6, batch_size=32, rng=0, early_stopping=False)
+    best = seen[history["best_epoch"]]
+    for key, value in net.state_dict().items():
+        np.testing.assert_array_equal(value, best[key])
+
+
+def test_same_seed_same_result():
+    def run():
+        train, cfg = small_task(64, 6)
+        net = sl.build_network(hidden=8, config=cfg, rng=3)
+        snn.Trainer(net, snn.Adam(net, lr=0.01), progress=False).fit(train, None, epochs=2, batch_size=16, rng=9)
+        return net.state_dict()
+    a, b = run(), run()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_array_data_and_mse_training():
+    rng = np.random.default_rng(0)
+    x = (rng.random((10, 64, 4)) < 0.3).astype(np.float32)
+    y = rng.normal(size=(10, 64, 2)).astype(np.float32) * 0.1
+    data = snn.ArrayData(x, np.moveaxis(y, 1, 0))
+    net = snn.Network([snn.Dense(4, 2, rng=0), snn.LeakyReadout()])
+
+    def loss(out, target):
+        return snn.mse(out, np.moveaxis(target, 0, 1))
+    history = snn.Trainer(net, snn.SGD(net, lr=0.5, momentum=0.9), loss=loss, progress=False).fit(
+        data, data, epochs=5, batch_size=16, rng=0, early_stopping=False)
+    assert history["loss"][-1] < history["loss"][0]
+
+
+def test_trainer_errors():
+    net = sl.build_network(hidden=4, rng=0)
+    other = sl.build_network(hidden=4, rng=0)
+    with pytest.raises(ValueError, match="optimizer"):
+        snn.Trainer(net, snn.Adam(other))
+    train, cfg = small_task(8, 0)
+    net = sl.build_network(hidden=4, config=cfg, rng=0)
+    with pytest.raises(ValueError, match="batch_size"):
+        snn.Trainer(net, snn.Adam(net), progress=False).fit(train, epochs=1, batch_size=64)
+    with pytest.raises(TypeError, match="epochs"):
+        snn.Trainer(net, snn.Adam(net), progress=False).fit(train, epochs=1.5)
