@@ -15,7 +15,8 @@ DEVICES = ("cpu", "cuda")
 
 #: Kernels every backend provides, with identical signatures (see ``snnumba.kernels``).
 KERNELS = ("lif_forward", "lif_backward", "readout_forward", "readout_backward",
-           "sound_localization_spikes", "adam_step", "sgd_step")
+           "sound_localization_spikes", "adam_step", "sgd_step", "bernoulli_error_cell",
+           "gaussian_error_cell")
 
 
 class CPUBackend:

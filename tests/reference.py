@@ -116,3 +116,28 @@ def naive_sgd(p, g, buf, step, lr, momentum, dampening, weight_decay, nesterov):
         buf = g.copy() if step == 1 else momentum * buf + (1 - dampening) * g
         g = g + momentum * buf if nesterov else buf
     return p - lr * g, buf
+
+
+def naive_bernoulli_cell(p, target, modulator, mask, input_logits):
+    """ngclearn BernoulliErrorCell.advance_state, transcribed to NumPy."""
+    eps = 1e-4
+    sigmoid = lambda a: 1 / (1 + np.exp(-a))  # noqa: E731
+    _p = sigmoid(p) if input_logits else p
+    _p = np.clip(_p, eps, 1.0 - eps)
+    x = target
+    log_p, log_one_min_p = np.log(_p), np.log(1.0 - _p)
+    L = np.sum(log_p * x + log_one_min_p * (1.0 - x))
+    if input_logits:
+        dL_dp = x - _p
+    else:
+        dL_dp = x / _p - (1.0 - x) / (1.0 - _p)
+        dL_dp = dL_dp * sigmoid(p) * (1 - sigmoid(p))
+    dL_dx = log_p - log_one_min_p
+    return L, dL_dp * modulator * mask, dL_dx * modulator * mask, np.ones_like(mask)
+
+
+def naive_gaussian_cell(mu, target, modulator, mask, sigma):
+    """ngclearn GaussianErrorCell.advance_state, transcribed to NumPy."""
+    e = target - mu
+    dmu = e / sigma
+    return -np.sum(e * e) * (0.5 / sigma), dmu * modulator * mask, -dmu * modulator * mask, np.ones_like(mask)

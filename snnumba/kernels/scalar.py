@@ -79,3 +79,41 @@ def sgd_update(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, first
             g = buf
     p = p - lr * g
     return p, buf
+
+
+def bernoulli_error(p, x, modulator, mask, input_logits):
+    """One unit of ngclearn's Bernoulli error cell. Returns (L term, dp, dtarget).
+
+    q = clip(sigmoid(p) if input_logits else p, 1e-4, 1 - 1e-4)
+    L = x log q + (1 - x) log(1 - q)
+    dp = (x - q)                                        with logits
+       = (x / q - (1 - x) / (1 - q)) * sigmoid'(p)      with probabilities (the seed's factor)
+    dtarget = log q - log(1 - q); dp and dtarget are scaled by modulator * mask.
+    """
+    eps = 1e-4
+    # logistic sigmoid of p, in a form whose exp never overflows
+    e = math.exp(-abs(p))
+    s = 1.0 / (1.0 + e) if p >= 0 else e / (1.0 + e)
+    q = s if input_logits else p
+    q = min(max(q, eps), 1.0 - eps)
+    log_q = math.log(q)
+    log_1mq = math.log(1.0 - q)
+    term = log_q * x + log_1mq * (1.0 - x)
+    if input_logits:
+        dl_dp = x - q
+    else:
+        dl_dp = (x / q - (1.0 - x) / (1.0 - q)) * (s * (1.0 - s))
+    gate = modulator * mask
+    return term, dl_dp * gate, (log_q - log_1mq) * gate
+
+
+def gaussian_error(mu, x, modulator, mask, sigma):
+    """One unit of ngclearn's Gaussian error cell. Returns (L term, dmu, dtarget).
+
+    L = -(x - mu)^2 / (2 sigma);  dmu = (x - mu) / sigma;  dtarget = -dmu;
+    dmu and dtarget are scaled by modulator * mask.
+    """
+    e = x - mu
+    d = e / sigma
+    gate = modulator * mask
+    return -0.5 / sigma * e * e, d * gate, -d * gate

@@ -13,6 +13,8 @@ surrogate_grad = cuda.jit(device=True)(scalar.surrogate_grad)
 counter_uniform_pair = cuda.jit(device=True)(scalar.counter_uniform_pair)
 adam_update = cuda.jit(device=True)(scalar.adam_update)
 sgd_update = cuda.jit(device=True)(scalar.sgd_update)
+bernoulli_error = cuda.jit(device=True)(scalar.bernoulli_error)
+gaussian_error = cuda.jit(device=True)(scalar.gaussian_error)
 
 
 def grid(n_threads):
