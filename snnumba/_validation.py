@@ -70,7 +70,10 @@ def check_array(name, x, ndim=None, dtype=None, finite=True):
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"'{name}' must have {ndim} dimensions, got shape {arr.shape}")
     if dtype is not None:
-        arr = np.ascontiguousarray(arr, dtype=dtype)
+        # np.ascontiguousarray would turn a scalar into shape (1,)
+        arr = np.asarray(arr, dtype=dtype)
+        if not arr.flags.c_contiguous:
+            arr = np.ascontiguousarray(arr)
     if finite and arr.dtype.kind == "f" and not np.isfinite(arr).all():
         raise ValueError(f"'{name}' contains NaN or infinite values")
     return arr

@@ -16,7 +16,7 @@ DEVICES = ("cpu", "cuda")
 #: Kernels every backend provides, with identical signatures (see ``snnumba.kernels``).
 KERNELS = ("lif_forward", "lif_backward", "readout_forward", "readout_backward",
            "sound_localization_spikes", "adam_step", "sgd_step", "bernoulli_error_cell",
-           "gaussian_error_cell")
+           "gaussian_error_cell", "spike_cluster", "first_spike_index")
 
 
 class CPUBackend:

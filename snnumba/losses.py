@@ -80,3 +80,41 @@ def mse(output, target):
 
 
 LOSSES = {"readout_nll": readout_nll, "spike_count_cross_entropy": spike_count_cross_entropy, "mse": mse}
+
+
+def stca_loss(v, v_threshold, T_in, N_d):
+    """STCA loss of Gu et al. on output membranes, with its gradient.
+
+    With ``N_o, k_positive, k_negative = spike_cluster(v, v_threshold, T_in)`` and the
+    membrane read at those steps (``v_neg = sum_t v k_negative``, ``v_pos = sum_t v k_positive``)::
+
+        loss = sum_n [N_o > N_d] (v_neg - v_threshold) + [N_o < N_d] (v_threshold - v_pos)
+
+    Too many clusters push down the membrane that closed the smallest cluster; too few
+    push up the best place for a new one. (SpikingFlow's docstring multiplies ``v`` by the
+    time-summed masks, which broadcasts; the membrane *at* the marked step is meant.)
+
+    Parameters
+    ----------
+    v : array [T, N]
+    v_threshold : float or array [N]
+    T_in : int
+    N_d : int or array [N]
+        Desired number of clusters per neuron.
+
+    Returns
+    -------
+    (loss, grad_v) with ``grad_v = dloss/dv`` of v's shape (the cluster assignment is
+    piecewise constant in v).
+    """
+    from .functional import spike_cluster
+    n_o, k_pos, k_neg = spike_cluster(v, v_threshold, T_in)
+    v = np.asarray(v, dtype=np.float64)
+    threshold = np.broadcast_to(np.asarray(v_threshold, np.float64), (v.shape[1],))
+    n_d = np.broadcast_to(check_array("N_d", N_d), n_o.shape)
+    too_many, too_few = n_o > n_d, n_o < n_d
+    v_neg = (v * k_neg).sum(axis=0)
+    v_pos = (v * k_pos).sum(axis=0)
+    loss = np.sum(too_many * (v_neg - threshold)) + np.sum(too_few * (threshold - v_pos))
+    grad = too_many[None, :] * k_neg.astype(np.float64) - too_few[None, :] * k_pos.astype(np.float64)
+    return float(loss), grad

@@ -68,11 +68,19 @@ class Network:
 
     __call__ = forward
 
-    def backward(self, grad_out):
-        """Backpropagate dL/d(output) through time and layers; adds into each layer's grads."""
-        grad = grad_out
+    def backward(self, grad_out, grad_v=None):
+        """Backpropagate dL/d(output) through time and layers; adds into each layer's grads.
+
+        ``grad_v`` is an optional dL/dv on the recorded membrane of a spiking last layer
+        (for losses on the membrane, such as ``losses.stca_loss``).
+        """
+        last = len(self.layers) - 1
         with single_threaded_blas():
-            for i in range(len(self.layers) - 1, -1, -1):
+            if grad_v is None:
+                grad = self.layers[last].backward(grad_out, need_input_grad=last > 0)
+            else:
+                grad = self.layers[last].backward(grad_out, grad_v=grad_v, need_input_grad=last > 0)
+            for i in range(last - 1, -1, -1):
                 grad = self.layers[i].backward(grad, need_input_grad=i > 0)
 
     def reset(self):

@@ -141,3 +141,52 @@ def naive_gaussian_cell(mu, target, modulator, mask, sigma):
     e = target - mu
     dmu = e / sigma
     return -np.sum(e * e) * (0.5 / sigma), dmu * modulator * mask, -dmu * modulator * mask, np.ones_like(mask)
+
+
+def naive_spike_cluster(v, v_threshold, T_in):
+    """SpikingFlow's spike_cluster transcribed to NumPy: loops over time with whole-array
+    masks, in v's dtype (T >= 2, as the seed needs)."""
+    spike = (v >= v_threshold).astype(v.dtype)
+    T = v.shape[0]
+    N_o = np.zeros_like(v[1])
+    spikes_num = np.ones_like(v[1]) * T * 2
+    min_spikes_num = np.ones_like(v[1]) * T * 2
+    min_spikes_num_t = np.ones_like(v[1]) * T * 2
+    last_spike_t = -np.ones_like(v[1]) * T_in * 2
+    for t in range(T):
+        delta_t = (t - last_spike_t) * spike[t]
+        mask0 = delta_t > T_in
+        mask1 = np.logical_and(delta_t <= T_in, spike[t].astype(bool))
+        temp_mask = np.logical_and(mask0, min_spikes_num > spikes_num)
+        min_spikes_num_t[temp_mask] = last_spike_t[temp_mask]
+        min_spikes_num[temp_mask] = spikes_num[temp_mask]
+        spikes_num[mask0] = 1
+        N_o[mask0] += 1
+        spikes_num[mask1] += 1
+        last_spike_t[spike[t].astype(bool)] = t
+    mask = spikes_num < min_spikes_num
+    min_spikes_num[mask] = spikes_num[mask]
+    min_spikes_num_t[mask] = last_spike_t[mask]
+    v_ = v.copy()
+    v_min = v_.min()
+    v_[spike.astype(bool)] = v_min
+    last_spike_t = -np.ones_like(v[1]) * T_in * 2
+    for t in range(T):
+        delta_t = t - last_spike_t
+        mask = np.logical_and(delta_t <= T_in, (1 - spike[t]).astype(bool))
+        v_[t][mask] = v_min
+        last_spike_t[spike[t].astype(bool)] = t
+    next_spike_t = np.ones_like(v[1]) * T_in * 2 + T
+    for t in range(T - 1, -1, -1):
+        delta_t = next_spike_t - t
+        mask = np.logical_and(delta_t <= T_in, (1 - spike[t]).astype(bool))
+        v_[t][mask] = v_min
+        next_spike_t[spike[t].astype(bool)] = t
+    k_positive = v_.argmax(axis=0)
+    k_negative = min_spikes_num_t.astype(np.int64)
+    arrange = np.arange(0, T)[:, None].repeat(v.shape[1], axis=1)
+    k_positive = arrange == k_positive
+    k_negative = arrange == k_negative
+    k_positive_mask = v_.max(axis=0) != v_min
+    k_positive_mask[v.max(axis=0) == v_min] = True
+    return N_o, np.logical_and(k_positive, k_positive_mask), k_negative

@@ -9,6 +9,7 @@ for. Set ``NUMBA_ENABLE_CUDASIM=1`` before Numba is imported to run it on the CP
 from .lif import lif_backward, lif_forward, readout_backward, readout_forward
 from .encoding import sound_localization_spikes
 from .optim import adam_step, sgd_step
+from .cluster import first_spike_index, spike_cluster
 from .cells import bernoulli_error_cell, gaussian_error_cell
 from .linalg import add_bias, add_inplace, column_sum, dale_grad, dale_weights, fill, matmul
 from ._launch import config
@@ -16,6 +17,7 @@ from ._launch import config
 __all__ = [
     "lif_forward", "lif_backward", "readout_forward", "readout_backward",
     "sound_localization_spikes", "adam_step", "sgd_step", "bernoulli_error_cell", "gaussian_error_cell",
+    "spike_cluster", "first_spike_index",
     "matmul", "add_bias", "add_inplace", "column_sum", "dale_grad", "dale_weights", "fill",
     "config",
 ]

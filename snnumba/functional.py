@@ -1,0 +1,245 @@
+"""SpikingFlow's functional utilities (``softbp.functional``) on NumPy arrays.
+
+Names, argument names and order, array layouts and return values follow SpikingFlow,
+so switching is a change of import. Loops are compiled kernels (``kernels.*.cluster``).
+"""
+import numbers
+
+import numpy as np
+
+from ._validation import check_array, check_choice, check_int, check_positive
+from .backend import get_backend
+
+KERNELS = ("linear", "polynomial", "sigmoid", "gaussian")
+SIMILARITY_LOSSES = ("mse", "l1", "bce")
+
+
+def reset_net(net):
+    """Reset the state of every layer that has state (a Network, a layer, or a list of them)."""
+    layers = getattr(net, "layers", None)
+    for item in (layers if layers is not None else (net if isinstance(net, (list, tuple)) else [net])):
+        if hasattr(item, "layers") or isinstance(item, (list, tuple)):
+            reset_net(item)
+        elif callable(getattr(item, "reset", None)):
+            item.reset()
+
+
+def spike_cluster(v, v_threshold, T_in, device="cpu"):
+    """Spike clusters of Gu et al. (STCA, IJCAI 2019), per neuron.
+
+    Parameters
+    ----------
+    v : array [T, N]
+        Membrane potential of N neurons over T steps.
+    v_threshold : float or array [N]
+        A spike is ``v >= v_threshold``.
+    T_in : int >= 0
+        Spikes at most ``T_in`` steps apart belong to one cluster.
+
+    Returns
+    -------
+    N_o : array [N] (v's dtype)
+        Number of clusters of each neuron.
+    k_positive : bool array [T, N]
+        Per neuron, at most one True: the step with the highest ``v`` among the steps more
+        than ``T_in`` away from every spike (where firing would open a new cluster). ``v``
+        there is set to the minimum of the *whole* array ``v`` before the argmax, as in the
+        seed; a neuron firing so densely that no such step exists gets none, and a neuron
+        whose ``v`` never rises above that minimum gets step 0.
+    k_negative : bool array [T, N]
+        Per neuron, at most one True: the last spike of its smallest cluster (the first
+        such on ties); none for a neuron without spikes.
+
+    Notes
+    -----
+    ``T_in = 0`` behaves as the seed's arithmetic makes it: its initial "last spike at
+    -2 T_in" then sits at step 0, so a spike at step 0 is not counted as a cluster.
+    The seed fails for ``T = 1`` (it reads ``v[1]``); here ``T = 1`` is defined by the same
+    algorithm (``N_o`` is 1 where the neuron fires and ``k_negative`` marks that spike).
+    """
+    be = get_backend(device)
+    v = check_array("v", v, ndim=2)
+    if v.dtype.kind != "f":
+        v = v.astype(np.float32)
+    T, N = v.shape
+    if T == 0 or N == 0:
+        raise ValueError(f"'v' must have at least one step and one neuron, got shape {v.shape}")
+    threshold = check_array("v_threshold", v_threshold, dtype=v.dtype)  # compared in v's dtype
+    if threshold.ndim > 1 or (threshold.ndim == 1 and threshold.shape != (N,)):
+        raise ValueError(f"'v_threshold' must be a float or an array of shape ({N},), got {threshold.shape}")
+    T_in = check_int("T_in", T_in, 0)
+    v_in = be.asarray(v)
+    n_o, k_pos, k_neg = be.empty(N, v.dtype), be.empty(N, np.int64), be.empty(N, np.int64)
+    be.spike_cluster(v_in, be.asarray(np.broadcast_to(threshold, (N,))), T_in, float(v.min()), n_o, k_pos, k_neg)
+    return be.to_host(n_o), _steps_to_mask(be.to_host(k_pos), T), _steps_to_mask(be.to_host(k_neg), T)
+
+
+def _steps_to_mask(steps, T):
+    """[T, N] bool mask, True at (steps[n], n) where steps[n] >= 0."""
+    mask = np.zeros((T, steps.size), np.bool_)
+    cols = np.flatnonzero(steps >= 0)
+    mask[steps[cols], cols] = True
+    return mask
+
+
+def first_spike_index(spikes, device="cpu"):
+    """Bool array of ``spikes``' shape ``[..., T]``, True where each row spikes first.
+
+    It is the seed's ``cumsum(cumsum(spikes, -1), -1) == 1`` (for 0/1 spikes: exactly the
+    first spike of each row; rows without spikes are all False).
+    """
+    be = get_backend(device)
+    spikes = check_array("spikes", spikes)
+    if spikes.ndim == 0 or spikes.shape[-1] == 0:
+        raise ValueError(f"'spikes' must have a last (time) axis of length >= 1, got shape {spikes.shape}")
+    rows = np.ascontiguousarray(spikes.reshape(-1, spikes.shape[-1]),
+                                dtype=spikes.dtype if spikes.dtype.kind == "f" else np.float64)
+    out = be.empty(rows.shape, np.bool_)
+    be.first_spike_index(be.asarray(rows), out)
+    return be.to_host(out).reshape(spikes.shape)
+
+
+def redundant_one_hot(labels, num_classes, n):
+    """Redundant one-hot codes ``[batch, num_classes * n]``: class k sets columns
+    ``k n .. k n + n - 1`` to 1 (float32)."""
+    labels = check_array("labels", labels, ndim=1)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"'labels' must be integers, got dtype {labels.dtype}")
+    num_classes = check_int("num_classes", num_classes, 1)
+    n = check_int("n", n, 1)
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"'labels' must lie in [0, {num_classes})")
+    codes = np.zeros((labels.shape[0], num_classes * n), np.float32)
+    codes[np.arange(labels.shape[0])[:, None], labels[:, None] * n + np.arange(n)] = 1.0
+    return codes
+
+
+def _kernel_args(kernel, args):
+    check_choice("kernel", kernel, KERNELS)
+    if kernel == "linear":
+        return None
+    if not args or not isinstance(args[0], numbers.Real) or isinstance(args[0], bool):
+        raise TypeError(f"kernel {kernel!r} needs a number as its first extra argument "
+                        f"({'d' if kernel == 'polynomial' else 'alpha' if kernel == 'sigmoid' else 'sigma'})")
+    return check_positive("sigma", args[0]) if kernel == "gaussian" else float(args[0])
+
+
+def _sigmoid(a):
+    return 0.5 * (1.0 + np.tanh(0.5 * a))
+
+
+def kernel_dot_product(x, y, kernel="linear", *args):
+    """Kernel inner products ``ret[i, j] = k(x[i], y[j])`` for x ``[N, M]``, y ``[K, M]``.
+
+    ``linear``: x_i . y_j; ``polynomial``: (x_i . y_j)^d, d = args[0]; ``sigmoid``:
+    sigmoid(alpha x_i . y_j), alpha = args[0]; ``gaussian``:
+    exp(-|x_i - y_j|^2 / (2 sigma^2)), sigma = args[0].
+    """
+    x = check_array("x", x, ndim=2)
+    y = check_array("y", y, ndim=2)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"'x' and 'y' must have as many columns, got {x.shape} and {y.shape}")
+    param = _kernel_args(kernel, args)
+    xy = x @ y.T
+    if kernel == "linear":
+        return xy
+    if kernel == "polynomial":
+        return xy ** param
+    if kernel == "sigmoid":
+        return _sigmoid(param * xy)
+    sq = (x * x).sum(axis=1)[:, None] + (y * y).sum(axis=1)[None, :] - 2 * xy
+    return np.exp(-sq / (2 * param * param))
+
+
+def _similarity_loss(sim_p, sim, loss_type):
+    """Loss and dloss/dsim_p; bce clamps its logarithms at -100 as PyTorch does."""
+    n = sim.size
+    diff = sim_p - sim
+    if loss_type == "mse":
+        return float(np.mean(diff ** 2)), 2.0 * diff / n
+    if loss_type == "l1":
+        return float(np.mean(np.abs(diff))), np.sign(diff) / n
+    p = np.clip(sim_p, 0.0, 1.0)  # float rounding can put a cosine just above 1
+    with np.errstate(divide="ignore"):
+        log_p, log_1mp = np.log(p), np.log1p(-p)
+    clamp_p, clamp_1mp = log_p < -100, log_1mp < -100
+    loss = -np.mean(sim * np.maximum(log_p, -100) + (1 - sim) * np.maximum(log_1mp, -100))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        grad = np.where(clamp_p, 0.0, -sim / p) + np.where(clamp_1mp, 0.0, (1 - sim) / (1 - p))
+    return float(loss), np.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0) / n
+
+
+def spike_similar_loss(spikes, labels, kernel_type="linear", loss_type="mse", *args, return_grad=False):
+    """Similarity loss between spike trains and labels (SpikingFlow's).
+
+    Parameters
+    ----------
+    spikes : array [N, M, T]
+        Output spikes of N samples (M neurons, T steps); flattened per sample.
+    labels : array [N, C]
+        Multi-hot labels; samples sharing a label are similar.
+    kernel_type : {'linear', 'polynomial', 'sigmoid', 'gaussian'}
+        ``linear`` is normalised to a cosine: ``k / (|x_i| |x_j| + 1e-8)``.
+    loss_type : {'mse', 'l1', 'bce'}
+        Compares the spike similarity matrix with ``min(labels @ labels.T, 1)``.
+    *args
+        The kernel's parameter (see ``kernel_dot_product``).
+    return_grad : bool
+        Also return ``dloss/dspikes`` (shape of ``spikes``), derived analytically.
+
+    Returns
+    -------
+    loss (float), or (loss, grad) with ``return_grad=True``.
+    """
+    check_choice("loss_type", loss_type, SIMILARITY_LOSSES)
+    spikes = check_array("spikes", spikes)
+    if spikes.ndim < 2:
+        raise ValueError(f"'spikes' must have shape [N, ...], got {spikes.shape}")
+    labels = check_array("labels", labels, ndim=2)
+    if labels.shape[0] != spikes.shape[0]:
+        raise ValueError(f"'labels' has {labels.shape[0]} rows for {spikes.shape[0]} samples")
+    dtype = spikes.dtype if spikes.dtype.kind == "f" else np.float64
+    s = spikes.reshape(spikes.shape[0], -1).astype(np.float64)
+    param = _kernel_args(kernel_type, args)
+    a = s @ s.T
+    sim_p = kernel_dot_product(s, s, kernel_type, *args)
+    if kernel_type == "linear":
+        norms = np.sqrt((s * s).sum(axis=1))
+        denom = np.outer(norms, norms) + 1e-8
+        sim_p = a / denom
+    lab = labels.astype(np.float64)
+    sim = np.minimum(lab @ lab.T, 1.0)
+    loss, g = _similarity_loss(sim_p, sim, loss_type)
+    if not return_grad:
+        return loss
+    # dL/ds from dL/dsim_p: every kernel is a function of A = s s^T (and of the norms)
+    if kernel_type == "gaussian":
+        q = g * (-sim_p / (2 * param * param))
+        q = q + q.T
+        grad = 2 * (q.sum(axis=1)[:, None] * s - q @ s)
+    else:
+        if kernel_type == "linear":
+            h = g / denom
+            c = (g * a / denom ** 2 + (g * a / denom ** 2).T) @ norms
+            safe = np.where(norms > 0, norms, 1.0)
+            extra = -(c / safe)[:, None] * s
+        else:
+            extra = 0.0
+            h = g * (param * a ** (param - 1) if kernel_type == "polynomial"
+                     else param * sim_p * (1 - sim_p))
+        grad = (h + h.T) @ s + extra
+    return loss, grad.reshape(spikes.shape).astype(dtype)
+
+
+def set_threshold_margin(output_layer, label_one_hot, eval_threshold=1.0, threshold0=0.9, threshold1=1.1):
+    """Threshold margins for a classifier's output LIF layer.
+
+    In training mode each output neuron gets ``threshold1`` for samples of its class and
+    ``threshold0`` otherwise (per-sample thresholds ``[batch, C]``); in evaluation mode all
+    get ``eval_threshold``.
+    """
+    if output_layer.training:
+        label_one_hot = check_array("label_one_hot", label_one_hot, ndim=2)
+        output_layer.threshold = np.where(label_one_hot == 1, float(threshold1), float(threshold0))
+    else:
+        output_layer.threshold = float(eval_threshold)

@@ -1,0 +1,205 @@
+"""SpikingFlow's functional utilities against NumPy transcriptions of the seed."""
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
+
+import snnumba as snn
+from snnumba import functional as F
+from snnumba.losses import stca_loss
+from tests.reference import naive_spike_cluster
+
+
+@st.composite
+def membranes(draw, min_t=2):
+    T = draw(st.integers(min_t, 30))
+    N = draw(st.integers(1, 6))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    density = draw(st.floats(0.0, 1.0))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    fire = rng.random((T, N)) < density
+    v = np.where(fire, rng.uniform(1.0, 2.0, (T, N)), rng.uniform(-1.0, 0.99, (T, N))).astype(dtype)
+    if draw(st.booleans()):
+        v = np.round(v, 1)  # ties in the argmax and exact threshold hits
+    return v
+
+
+@given(membranes(), st.integers(0, 4), st.booleans())
+def test_spike_cluster_equals_seed(v, T_in, per_neuron):
+    threshold = np.linspace(0.9, 1.1, v.shape[1]) if per_neuron else 1.0
+    n_o, k_pos, k_neg = F.spike_cluster(v, threshold, T_in)
+    r_n, r_pos, r_neg = naive_spike_cluster(v, np.asarray(threshold, v.dtype), T_in)
+    np.testing.assert_array_equal(n_o, r_n)
+    np.testing.assert_array_equal(k_pos, r_pos)
+    np.testing.assert_array_equal(k_neg, r_neg)
+    assert n_o.dtype == v.dtype
+
+
+@given(membranes(), st.integers(1, 4))
+def test_spike_cluster_properties(v, T_in):
+    n_o, k_pos, k_neg = F.spike_cluster(v, 1.0, T_in)
+    spikes = v >= 1.0
+    assert k_pos.sum(axis=0).max() <= 1 and k_neg.sum(axis=0).max() <= 1
+    for n in range(v.shape[1]):
+        times = np.flatnonzero(spikes[:, n])
+        # clusters are maximal runs whose gaps are at most T_in
+        assert n_o[n] == (0 if times.size == 0 else 1 + np.sum(np.diff(times) > T_in))
+        if n_o[n] == 0:
+            assert not k_neg[:, n].any()
+        else:  # the last spike of a smallest cluster
+            t = np.flatnonzero(k_neg[:, n])[0]
+            assert spikes[t, n] and not spikes[t + 1:t + 1 + T_in, n].any()
+        if k_pos[:, n].any() and v[:, n].max() > v.min():
+            t = np.flatnonzero(k_pos[:, n])[0]
+            assert not spikes[t, n] and np.all(np.abs(times - t) > T_in)
+
+
+def test_spike_cluster_edge_cases():
+    v = np.zeros((5, 3))
+    n_o, k_pos, k_neg = F.spike_cluster(v, 1.0, 1)
+    assert (n_o == 0).all() and k_pos[0].all() and not k_neg.any()   # all-zero v: argmax at 0
+    busy = np.column_stack([np.full(6, 2.0), np.zeros(6)])           # neuron 0 fires at every step
+    n_o, k_pos, _ = F.spike_cluster(busy, 1.0, 2)
+    assert n_o[0] == 1 and not k_pos[:, 0].any()
+    v = np.array([[1.0, 0.0, 1.0, 1.0], [0.0, 0.0, 0.0, -1.0]]).T      # the seed's [1 0 1 1], T_in = 1
+    n_o, k_pos, _ = F.spike_cluster(v, 1.0, 1)
+    assert n_o[0] == 2 and not k_pos[:, 0].any()
+    n_o, k_pos, k_neg = F.spike_cluster(np.array([[2.0, 0.5]]), 1.0, 1)  # T = 1 (the seed crashes)
+    assert n_o.tolist() == [1.0, 0.0] and k_neg.tolist() == [[True, False]]
+    with pytest.raises(ValueError, match="'T_in'"):
+        F.spike_cluster(np.zeros((3, 2)), 1.0, -1)
+    with pytest.raises(ValueError, match="'v_threshold'"):
+        F.spike_cluster(np.zeros((3, 2)), np.ones(3), 1)
+    with pytest.raises(ValueError, match="'v' contains NaN"):
+        F.spike_cluster(np.full((3, 2), np.nan), 1.0, 1)
+
+
+@given(hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=9),
+                  elements=st.sampled_from([0.0, 1.0])))
+def test_first_spike_index(spikes):
+    out = F.first_spike_index(spikes)
+    np.testing.assert_array_equal(out, spikes.cumsum(-1).cumsum(-1) == 1)
+    # exactly the first spike of each row
+    rows, marks = spikes.reshape(-1, spikes.shape[-1]), out.reshape(-1, spikes.shape[-1])
+    for r, m in zip(rows, marks):
+        assert m.sum() == (r.sum() > 0) and (not r.any() or np.argmax(m) == np.argmax(r))
+
+
+def test_redundant_one_hot():
+    codes = F.redundant_one_hot(np.array([0, 1, 1, 0]), 3, 2)
+    np.testing.assert_array_equal(codes, [[1, 1, 0, 0, 0, 0], [0, 0, 1, 1, 0, 0], [0, 0, 1, 1, 0, 0],
+                                          [1, 1, 0, 0, 0, 0]])
+    with pytest.raises(ValueError, match="'labels'"):
+        F.redundant_one_hot(np.array([3]), 3, 2)
+
+
+@pytest.mark.parametrize("kernel,args", [("linear", ()), ("polynomial", (3,)), ("sigmoid", (0.5,)),
+                                         ("gaussian", (1.5,))])
+def test_kernel_dot_product(kernel, args):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(4, 6)), rng.normal(size=(7, 6))  # different numbers of rows
+    got = F.kernel_dot_product(x, y, kernel, *args)
+    naive = np.array([[{"linear": lambda a, b: a @ b, "polynomial": lambda a, b: (a @ b) ** 3,
+                        "sigmoid": lambda a, b: 1 / (1 + np.exp(-0.5 * (a @ b))),
+                        "gaussian": lambda a, b: np.exp(-np.sum((a - b) ** 2) / (2 * 1.5 ** 2))}[kernel](a, b)
+                       for b in y] for a in x])
+    np.testing.assert_allclose(got, naive, rtol=1e-12)
+
+
+def test_unknown_names_list_the_valid_ones():
+    with pytest.raises(ValueError, match="'linear', 'polynomial', 'sigmoid', 'gaussian'"):
+        F.kernel_dot_product(np.ones((2, 2)), np.ones((2, 2)), "cosine")
+    with pytest.raises(ValueError, match="'mse', 'l1', 'bce'"):
+        F.spike_similar_loss(np.ones((2, 2, 2)), np.eye(2), "linear", "hinge")
+
+
+def naive_similar_loss(spikes, labels, kernel, loss_type, *args):
+    s = spikes.reshape(spikes.shape[0], -1)
+    sim_p = F.kernel_dot_product(s, s, kernel, *args)
+    if kernel == "linear":
+        n = np.linalg.norm(s, axis=1, keepdims=True)
+        sim_p = sim_p / (n @ n.T + 1e-8)
+    sim = np.minimum(labels @ labels.T, 1)
+    if loss_type == "mse":
+        return np.mean((sim_p - sim) ** 2)
+    if loss_type == "l1":
+        return np.mean(np.abs(sim_p - sim))
+    with np.errstate(divide="ignore"):  # the gaussian's diagonal is exactly 1
+        return -np.mean(sim * np.maximum(np.log(sim_p), -100) + (1 - sim) * np.maximum(np.log(1 - sim_p), -100))
+
+
+CASES = [(k, a, loss) for k, a in [("linear", ()), ("polynomial", (2,)), ("sigmoid", (0.3,)), ("gaussian", (2.0,))]
+         for loss in ("mse", "l1", "bce") if not (loss == "bce" and k == "polynomial")]
+
+
+@pytest.mark.parametrize("kernel,args,loss_type", CASES)
+def test_spike_similar_loss_and_gradient(kernel, args, loss_type):
+    rng = np.random.default_rng(1)
+    spikes = rng.random((5, 3, 4)) * 0.8 + 0.1          # smooth region: no zeros, no clamps
+    labels = (rng.random((5, 3)) < 0.5).astype(float)
+    labels[np.arange(5), rng.integers(0, 3, 5)] = 1.0    # every sample has a label
+    loss, grad = F.spike_similar_loss(spikes, labels, kernel, loss_type, *args, return_grad=True)
+    assert loss == pytest.approx(naive_similar_loss(spikes, labels, kernel, loss_type, *args), rel=1e-12)
+    eps, fd = 1e-6, np.zeros_like(spikes)
+    for i in np.ndindex(spikes.shape):
+        up, down = spikes.copy(), spikes.copy()
+        up[i] += eps
+        down[i] -= eps
+        fd[i] = (F.spike_similar_loss(up, labels, kernel, loss_type, *args)
+                 - F.spike_similar_loss(down, labels, kernel, loss_type, *args)) / (2 * eps)
+    np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bce_works_for_both_dtypes_and_cosines_above_one(dtype):
+    spikes = np.ones((3, 2, 5), dtype)        # identical trains: cosine rounds to about 1
+    labels = np.eye(3)
+    loss, grad = F.spike_similar_loss(spikes, labels, "linear", "bce", return_grad=True)
+    assert np.isfinite(loss) and np.all(np.isfinite(grad)) and grad.dtype == dtype
+
+
+def test_set_threshold_margin_and_reset_net():
+    lif = snn.LIF()
+    one_hot = np.array([[0, 1, 0], [1, 0, 0]])
+    F.set_threshold_margin(lif, one_hot, eval_threshold=1.0, threshold0=0.9, threshold1=1.1)
+    np.testing.assert_array_equal(lif.threshold, [[0.9, 1.1, 0.9], [1.1, 0.9, 0.9]])
+    lif.eval()
+    F.set_threshold_margin(lif, one_hot)
+    assert lif.threshold == 1.0
+    net = snn.Network([snn.Dense(2, 3, rng=0), snn.LIF()])
+    net.forward(np.ones((4, 2, 2)))
+    assert net.layers[1].state is not None
+    F.reset_net(net)
+    assert net.layers[1].state is None and net.layers[1].v is None
+
+
+def test_stca_loss_gradient_marks_the_cluster_steps():
+    v = np.array([[1.2, 0.0, 0.3, 0.0, 0.0, 1.5, 0.2, 0.0, 0.1, 0.0]]).T   # 2 clusters
+    loss, grad = stca_loss(v, 1.0, 1, N_d=1)            # too many: lower the smallest cluster
+    _, _, k_neg = F.spike_cluster(v, 1.0, 1)
+    assert loss == pytest.approx(float((v * k_neg).sum() - 1.0))
+    np.testing.assert_array_equal(grad, k_neg.astype(float))
+    loss, grad = stca_loss(v, 1.0, 1, N_d=3)            # too few: raise the best new spot
+    _, k_pos, _ = F.spike_cluster(v, 1.0, 1)
+    assert loss == pytest.approx(float(1.0 - (v * k_pos).sum()))
+    np.testing.assert_array_equal(grad, -k_pos.astype(float))
+    assert stca_loss(v, 1.0, 1, N_d=2) == (0.0, pytest.approx(np.zeros_like(v)))
+
+
+@pytest.mark.cuda
+@settings(max_examples=6)
+@given(membranes(), st.integers(0, 3))
+def test_cluster_kernels_cuda_twin(v, T_in):
+    cuda = pytest.importorskip("numba.cuda")
+    assume(cuda.is_available())
+    from snnumba.kernels import cuda as gpu
+    old, gpu.config.THREADS_PER_BLOCK = gpu.config.THREADS_PER_BLOCK, 4
+    try:
+        ours = F.spike_cluster(v, 1.0, T_in, device="cuda")
+        ref = F.spike_cluster(v, 1.0, T_in)
+        for a, b in zip(ours, ref):
+            np.testing.assert_array_equal(a, b)
+        spikes = (v >= 1.0).astype(np.float64)
+        np.testing.assert_array_equal(F.first_spike_index(spikes, device="cuda"), F.first_spike_index(spikes))
+    finally:
+        gpu.config.THREADS_PER_BLOCK = old
