@@ -8,7 +8,8 @@ device arrays on the GPU) that a user can read and write.
 """
 import numpy as np
 
-from ._validation import check_array, check_float_dtype, check_int, check_nonnegative
+from ._validation import (check_array, check_choice, check_float_dtype, check_int, check_nonnegative,
+                          check_positive)
 from .backend import get_backend
 
 
@@ -102,13 +103,24 @@ class Dense(Layer):
         ``[n_in, n_out]`` tensor, which PyTorch reads as ``[out, in]``.
     rng : numpy.random.Generator or int, optional
         Source of the initial weights.
+    delay : float or array [n_in, n_out], optional
+        Per-synapse delays in seconds, ``0 <= delay <= max_delay``:
+        ``h[t, b, j] = sum_i W[i, j] x[t - delay[i, j] / dt, b, i]`` (zero before t = 0).
+        Kept in ``buffers['delay']`` (saved, not changed by the optimizers).
+    max_delay : float, optional
+        Upper bound of the delays in seconds (default: the largest initial delay).
+    dt : float
+        Time step in seconds, to convert delays into steps.
+    delay_mode : {'round', 'linear'}
+        Round delays to whole steps, or interpolate linearly between neighbouring steps.
     dtype : float32 or float64
 
-    All time steps are projected in one matrix product (BLAS on the CPU).
+    Without delays all time steps are projected in one matrix product (BLAS on the CPU);
+    with delays a compiled kernel gathers the delayed inputs.
     """
 
     def __init__(self, n_in, n_out, bias=False, dales_law=False, ie_ratio=0.5, init_bound=None,
-                 rng=None, dtype=np.float32):
+                 rng=None, delay=None, max_delay=None, dt=1e-3, delay_mode="round", dtype=np.float32):
         super().__init__(dtype)
         self.n_in = check_int("n_in", n_in, 1)
         self.n_out = check_int("n_out", n_out, 1)
@@ -125,15 +137,40 @@ class Dense(Layer):
             self.params["bias"] = rng.uniform(-bound, bound, self.n_out).astype(self.dtype)
         if self.dales_law:
             self.buffers["sign"] = dale_signs(self.n_in, self.n_out, self.ie_ratio).astype(self.dtype)
+        self.dt = check_positive("dt", dt)
+        self.delay_mode = check_choice("delay_mode", delay_mode, ("round", "linear"))
+        self.max_delay = None
+        if delay is not None:
+            d = check_array("delay", delay, dtype=np.float64)
+            try:
+                d = np.broadcast_to(d, (self.n_in, self.n_out))
+            except ValueError:
+                raise ValueError(f"'delay' of shape {d.shape} does not fit ({self.n_in}, {self.n_out})") from None
+            if d.min() < 0:
+                raise ValueError(f"'delay' must lie in [0, max_delay], got a minimum of {d.min()}")
+            self.max_delay = check_nonnegative("max_delay", float(d.max()) if max_delay is None else max_delay)
+            if d.max() > self.max_delay:
+                raise ValueError(f"'delay' must lie in [0, max_delay={self.max_delay}], got "
+                                 f"[{d.min()}, {d.max()}]")
+            self.buffers["delay"] = d.astype(self.dtype)
         self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
         self._x = None
 
     def config(self):
         return dict(n_in=self.n_in, n_out=self.n_out, bias=self.has_bias, dales_law=self.dales_law,
-                    ie_ratio=self.ie_ratio, init_bound=self.init_bound)
+                    ie_ratio=self.ie_ratio, init_bound=self.init_bound, dt=self.dt, delay_mode=self.delay_mode,
+                    delay=0.0 if self.max_delay is not None else None, max_delay=self.max_delay)
 
     def reset(self):
         self._x = None
+        self._delay_steps = None
+
+    def _split_delays(self):
+        """Delays in steps as (whole steps int64, fraction) on this layer's device."""
+        d = self.backend.to_host(self.buffers["delay"]).astype(np.float64) / self.dt
+        steps = np.rint(d) if self.delay_mode == "round" else np.floor(d)
+        frac = d - steps if self.delay_mode == "linear" else np.zeros_like(d)
+        return self.backend.asarray(steps.astype(np.int64)), self.backend.asarray(frac, self.dtype)
 
     def effective_weight(self):
         """The weight the forward pass uses: ``W``, or ``|W| * sign`` under Dale's law."""
@@ -147,30 +184,44 @@ class Dense(Layer):
     def forward(self, x, continue_state=False):
         x = self._check_input(x, self.n_in)
         T, B, _ = x.shape
-        x2d = x.reshape(T * B, self.n_in)
-        h = self.backend.empty((T * B, self.n_out), self.dtype)
-        self.backend.matmul(x2d, self.effective_weight(), h)
+        be = self.backend
+        h = be.empty((T, B, self.n_out), self.dtype)
+        h2d = h.reshape(T * B, self.n_out)
+        if "delay" in self.buffers:
+            self._delay_steps = self._split_delays()
+            be.delayed_matmul(x, self.effective_weight(), *self._delay_steps, h)
+        else:
+            be.matmul(x.reshape(T * B, self.n_in), self.effective_weight(), h2d)
         if self.has_bias:
-            self.backend.add_bias(h, self.params["bias"])
-        self._x = x2d
-        return h.reshape(T, B, self.n_out)
+            be.add_bias(h2d, self.params["bias"])
+        self._x = x
+        return h
 
     def backward(self, grad_out, need_input_grad=True):
         if self._x is None:
             raise RuntimeError("Dense.backward called before forward")
         be = self.backend
-        g2d = be.asarray(grad_out, self.dtype).reshape(self._x.shape[0], self.n_out)
-        if self.dales_law:
-            g_eff = be.empty((self.n_in, self.n_out), self.dtype)
-            be.matmul(self._x, g2d, g_eff, trans_a=True)
-            be.dale_grad(self.params["weight"], self.buffers["sign"], g_eff, self.grads["weight"])
+        x = self._x
+        T, B, _ = x.shape
+        g = be.asarray(grad_out, self.dtype)
+        if tuple(g.shape) != (T, B, self.n_out):
+            raise ValueError(f"'grad_out' must have shape {(T, B, self.n_out)}, got {tuple(g.shape)}")
+        g2d = g.reshape(T * B, self.n_out)
+        x2d = x.reshape(T * B, self.n_in)
+        g_w = be.zeros((self.n_in, self.n_out), self.dtype) if self.dales_law else self.grads["weight"]
+        if "delay" in self.buffers:
+            be.delayed_weight_grad(x, g, *self._delay_steps, g_w)
         else:
-            be.matmul(self._x, g2d, self.grads["weight"], trans_a=True, accumulate=True)
+            be.matmul(x2d, g2d, g_w, trans_a=True, accumulate=True)
+        if self.dales_law:
+            be.dale_grad(self.params["weight"], self.buffers["sign"], g_w, self.grads["weight"])
         if self.has_bias:
             be.column_sum(g2d, self.grads["bias"])
         if not need_input_grad:
             return None
-        grad_x = be.empty(self._x.shape, self.dtype)
-        be.matmul(g2d, self.effective_weight(), grad_x, trans_b=True)
-        T = grad_out.shape[0]
-        return grad_x.reshape(T, self._x.shape[0] // T, self.n_in)
+        grad_x = be.empty((T, B, self.n_in), self.dtype)
+        if "delay" in self.buffers:
+            be.delayed_input_grad(g, self.effective_weight(), *self._delay_steps, grad_x)
+        else:
+            be.matmul(g2d, self.effective_weight(), grad_x.reshape(T * B, self.n_in), trans_b=True)
+        return grad_x

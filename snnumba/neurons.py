@@ -52,6 +52,8 @@ class _Membrane(Layer):
         self.lif_params = LIFParams(tau, dt)
         self.state = None  # (v, s) after the last step, each [B, N]
         self._trace = None
+        #: callables given each forward pass's output in training mode (e.g. rate monitors)
+        self.observers = []
 
     @property
     def alpha(self):
@@ -154,6 +156,9 @@ class LIF(_Membrane):
         be.lif_forward(h, self.alpha, threshold, v0, s0, v, s, v_final, s_final)
         self.state = (v_final, s_final)
         self._trace = (h, v, s, threshold)
+        if self.training:
+            for observe in self.observers:
+                observe(s)
         return s
 
     @property

@@ -190,3 +190,62 @@ def naive_spike_cluster(v, v_threshold, T_in):
     k_positive_mask = v_.max(axis=0) != v_min
     k_positive_mask[v.max(axis=0) == v_min] = True
     return N_o, np.logical_and(k_positive, k_positive_mask), k_negative
+
+
+class NaiveMaxRate:
+    """inferno's MaxRateClassifier transcribed to NumPy (float32 state)."""
+
+    def __init__(self, shape, K, decay):
+        self.shape, self.K, self.decay = tuple(shape), K, decay
+        self.set_rates(np.zeros(self.shape + (K,), np.float32))
+
+    def set_rates(self, value):
+        self.rates = value.astype(np.float32)
+        self.proportions = self.rates / np.maximum(np.abs(self.rates).sum(-1, keepdims=True), 1e-12)
+        self.assignments = np.argmax(self.proportions, -1)
+        self.occurrences = np.bincount(self.assignments.reshape(-1), minlength=self.K)
+
+    def regress(self, inputs, proportional=True):
+        one_hot = np.eye(self.K)[self.assignments.reshape(-1)]
+        assocs = one_hot * self.proportions.reshape(-1, self.K) if proportional else one_hot
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y = (inputs.reshape(inputs.shape[0], -1).astype(np.float64) @ assocs) / self.occurrences
+        return np.nan_to_num(y.astype(np.float32), nan=0, posinf=0)
+
+    def update(self, inputs, labels):
+        counts = np.bincount(labels, minlength=self.K).astype(np.float32)
+        flat = inputs.reshape(inputs.shape[0], -1).astype(np.float64)
+        sums = np.zeros((flat.shape[1], self.K))
+        for b, k in enumerate(labels):
+            sums[:, k] += flat[b]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            batch = np.nan_to_num((sums / counts).astype(np.float32), nan=0, posinf=0).reshape(self.rates.shape)
+        self.set_rates(np.exp(-self.decay * counts) * self.rates + batch)
+
+    def forward(self, inputs, labels, logits=False, proportional=True):
+        if inputs.ndim == len(self.shape) + 2:
+            inputs = inputs.astype(np.float32).mean(axis=0)
+        res = None
+        if logits is False:
+            res = np.argmax(self.regress(inputs, proportional), 1)
+        elif logits:
+            r = self.regress(inputs, proportional)
+            res = (np.argmax(r, 1), r)
+        if labels is not None:
+            self.update(inputs, labels)
+        return res
+
+
+def naive_delayed_dense(x, w, delay_steps):
+    """h[t, b, j] = sum_i w[i, j] x[t - delay_steps[i, j], b, i] (fractional steps interpolate)."""
+    T, B, I = x.shape
+    h = np.zeros((T, B, w.shape[1]))
+    for i in range(I):
+        for j in range(w.shape[1]):
+            s = int(np.floor(delay_steps[i, j]))
+            f = delay_steps[i, j] - s
+            for t in range(T):
+                a = x[t - s, :, i] if t - s >= 0 else 0.0
+                c = x[t - s - 1, :, i] if t - s - 1 >= 0 else 0.0
+                h[t, :, j] += w[i, j] * ((1 - f) * a + f * c)
+    return h

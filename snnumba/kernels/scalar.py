@@ -117,3 +117,13 @@ def gaussian_error(mu, x, modulator, mask, sigma):
     d = e / sigma
     gate = modulator * mask
     return -0.5 / sigma * e * e, d * gate, -d * gate
+
+
+def clean_divide(a, b, most_negative):
+    """``a / b`` as ``nan_to_num(a / b, nan=0, posinf=0)`` leaves it: 0 for 0/0 and x/0 with
+    x > 0, ``most_negative`` (the dtype's lowest float) for x/0 with x < 0."""
+    if b != 0:
+        return a / b
+    if a < 0:
+        return most_negative
+    return 0.0

@@ -2,11 +2,14 @@
 from .lif import lif_backward, lif_forward, readout_backward, readout_forward
 from .encoding import sound_localization_spikes
 from .optim import adam_step, sgd_step
+from .delay import delayed_input_grad, delayed_matmul, delayed_weight_grad
+from .classify import max_rate_regress, max_rate_update, time_mean
 from .cluster import first_spike_index, spike_cluster
 from .cells import bernoulli_error_cell, gaussian_error_cell
 
 __all__ = [
     "lif_forward", "lif_backward", "readout_forward", "readout_backward",
     "sound_localization_spikes", "adam_step", "sgd_step", "bernoulli_error_cell", "gaussian_error_cell",
-    "spike_cluster", "first_spike_index",
+    "spike_cluster", "first_spike_index", "max_rate_update", "max_rate_regress", "time_mean",
+    "delayed_matmul", "delayed_weight_grad", "delayed_input_grad",
 ]

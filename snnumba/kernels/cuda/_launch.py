@@ -15,6 +15,7 @@ adam_update = cuda.jit(device=True)(scalar.adam_update)
 sgd_update = cuda.jit(device=True)(scalar.sgd_update)
 bernoulli_error = cuda.jit(device=True)(scalar.bernoulli_error)
 gaussian_error = cuda.jit(device=True)(scalar.gaussian_error)
+clean_divide = cuda.jit(device=True)(scalar.clean_divide)
 
 
 def grid(n_threads):

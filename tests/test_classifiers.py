@@ -1,0 +1,124 @@
+"""MaxRateClassifier against a NumPy transcription of inferno's."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from snnumba.classifiers import MaxRateClassifier
+from tests.reference import NaiveMaxRate
+
+
+@st.composite
+def scenario(draw):
+    shape = draw(st.sampled_from([(7,), (3, 4), (2, 2, 3)]))
+    K = draw(st.integers(1, 5))
+    decay = draw(st.sampled_from([0.0, 0.3]))
+    steps = []
+    for _ in range(draw(st.integers(1, 4))):
+        B = draw(st.integers(1, 6))
+        time_axis = draw(st.booleans())
+        labels = draw(st.lists(st.integers(0, K - 1), min_size=B, max_size=B))
+        seed = draw(st.integers(0, 2**32 - 1))
+        steps.append((B, time_axis, np.array(labels), seed, draw(st.sampled_from([False, True, None])),
+                      draw(st.booleans())))
+    return shape, K, decay, steps
+
+
+def close(a, b):
+    np.testing.assert_allclose(a, b, rtol=2e-6, atol=1e-6)
+
+
+@given(scenario())
+def test_sequences_of_forward_equal_seed(case):
+    shape, K, decay, steps = case
+    ours, ref = MaxRateClassifier(shape if len(shape) > 1 else shape[0], K, decay=decay), NaiveMaxRate(shape, K, decay)
+    for B, time_axis, labels, seed, logits, proportional in steps:
+        rng = np.random.default_rng(seed)
+        x = (rng.random(((5,) if time_axis else ()) + (B,) + shape) < 0.4).astype(np.float32)
+        logit_ref = ref.regress(x.mean(0) if time_axis else x, proportional)  # inference precedes the update
+        got, want = ours.forward(x, labels, logits=logits, proportional=proportional), ref.forward(
+            x, labels, logits=logits, proportional=proportional)
+        if logits is None:
+            assert got is None and want is None
+        elif logits:
+            close(got[1], want[1])
+        else:
+            # classify: the same labels except where two logits tie within rounding
+            assert all(g == w or np.isclose(logit_ref[i, g], logit_ref[i, w])
+                       for i, (g, w) in enumerate(zip(got, want)))
+        close(ours.rates, ref.rates)
+        close(ours.proportions, ref.proportions)
+        np.testing.assert_array_equal(ours.occurrences, ref.occurrences)
+        # assignments agree except between classes whose proportions tie within rounding
+        same = ours.assignments == ref.assignments
+        props = ref.proportions.reshape(-1, K)
+        a, r = ours.assignments.reshape(-1), ref.assignments.reshape(-1)
+        assert np.all(same.reshape(-1) | np.isclose(props[np.arange(a.size), a], props[np.arange(a.size), r]))
+    x = np.random.default_rng(0).random((3,) + shape).astype(np.float32)
+    for proportional in (True, False):
+        close(ours.regress(x, proportional), ref.regress(x, proportional))
+
+
+def test_classify_before_any_update_matches_seed():
+    ours, ref = MaxRateClassifier(4, 3), NaiveMaxRate((4,), 3, 0.0)
+    x = np.random.default_rng(1).random((5, 4)).astype(np.float32)
+    np.testing.assert_array_equal(ours.classify(x), np.argmax(ref.regress(x), 1))
+    np.testing.assert_array_equal(ours.regress(x), ref.regress(x))   # all neurons in class 0
+
+
+def test_division_by_zero_cleaning():
+    clf = MaxRateClassifier(2, 3)
+    clf.rates = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])       # class 2 has no neuron
+    logits = clf.regress(np.array([[1.0, -2.0]]), proportional=False)
+    np.testing.assert_array_equal(logits, [[1.0, -2.0, 0.0]])
+    clf.rates = np.zeros((2, 3))
+    clf.update(np.array([[-1.0, 1.0]]), np.array([0]))             # absent classes: 0; x/0 < 0: lowest float
+    assert clf.rates[0, 0] == -1.0 and clf.rates[1, 1] == 0.0
+
+
+def test_state_dict_and_save_load(tmp_path):
+    clf = MaxRateClassifier((2, 3), 4, decay=0.1)
+    rng = np.random.default_rng(2)
+    for _ in range(3):
+        clf.update(rng.random((5, 2, 3)), rng.integers(0, 4, 5))
+    other = MaxRateClassifier((2, 3), 4)
+    other.load_state_dict(clf.state_dict())
+    for attr in ("rates", "proportions", "assignments", "occurrences"):
+        np.testing.assert_array_equal(getattr(other, attr), getattr(clf, attr))
+    clf.save(tmp_path / "c.npz")
+    loaded = MaxRateClassifier.load(tmp_path / "c.npz")
+    assert loaded.decay == 0.1 and loaded.shape == (2, 3) and loaded.nclass == 4 and loaded.ndim == 2
+    np.testing.assert_array_equal(loaded.assignments, clf.assignments)
+
+
+@pytest.mark.parametrize("kwargs,exc,match", [({"shape": 0, "num_classes": 2}, ValueError, "'shape'"),
+                                              ({"shape": "a", "num_classes": 2}, TypeError, "'shape'"),
+                                              ({"shape": 3, "num_classes": 0}, ValueError, "'num_classes'"),
+                                              ({"shape": 3, "num_classes": 2, "decay": -1.0}, ValueError, "'decay'")])
+def test_constructor_errors(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        MaxRateClassifier(kwargs.pop("shape"), kwargs.pop("num_classes"), **kwargs)
+
+
+def test_input_errors():
+    clf = MaxRateClassifier(3, 2)
+    with pytest.raises(ValueError, match="'inputs'"):
+        clf.classify(np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="'labels'"):
+        clf.update(np.zeros((2, 3)), np.array([0, 2]))
+
+
+@pytest.mark.cuda
+@settings(max_examples=5)
+@given(st.integers(1, 5), st.integers(1, 9), st.integers(1, 4), st.integers(0, 1000))
+def test_cuda_twins(B, N, K, seed):
+    cuda = pytest.importorskip("numba.cuda")
+    if not cuda.is_available():
+        pytest.skip("no CUDA")
+    rng = np.random.default_rng(seed)
+    x = (rng.random((4, B, N)) < 0.5).astype(np.float32)
+    labels = rng.integers(0, K, B)
+    cpu, gpu = MaxRateClassifier(N, K, decay=0.2), MaxRateClassifier(N, K, decay=0.2, device="cuda")
+    for clf in (cpu, gpu):
+        clf.forward(x, labels)
+    close(gpu.rates, cpu.rates)
+    close(gpu.regress(x[0]), cpu.regress(x[0]))
