@@ -12,17 +12,9 @@ import time
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from _timing import median_time  # noqa: E402  (beside this script)
 from snnumba import functional as F  # noqa: E402
 from tests.reference import naive_spike_cluster  # noqa: E402  (the seed's algorithm in NumPy)
-
-
-def median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def torch_spike_cluster(torch, v, v_threshold, T_in):

@@ -12,18 +12,10 @@ import time
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from _timing import median_time  # noqa: E402  (beside this script)
 import snnumba as snn  # noqa: E402
 from snnumba.classifiers import MaxRateClassifier  # noqa: E402
 from tests.reference import NaiveMaxRate  # noqa: E402  (the seed's classifier in NumPy)
-
-
-def median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def torch_forward(torch, rates, inputs, labels, K, decay=0.0):

@@ -22,18 +22,10 @@ import time
 import numpy as np
 
 import snnumba as snn
+from _timing import median_time  # beside this script
 from snnumba.tasks import sound_localization as sl
 
 BATCH, N_BATCHES, T, ANF, HIDDEN, CLASSES = 64, 64, 100, 100, 30, 12
-
-
-def median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def compile_seconds():

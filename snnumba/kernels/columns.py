@@ -84,3 +84,24 @@ def first_spike_row(spikes, r, out):
         c1 += spikes[r, t]
         c2 += c1
         out[r, t] = c2 == 1.0
+
+
+def delayed_input(x, t, b, i, s, f):
+    """Input ``i`` of sample ``b`` seen at step ``t`` through a delay of ``s + f`` steps:
+    ``(1 - f) x[t - s] + f x[t - s - 1]``, zero before step 0 (``kernels/cpu/delay.py``)."""
+    a = x[t - s, b, i] if 0 <= t - s else 0.0
+    c = x[t - s - 1, b, i] if 0 <= t - s - 1 else 0.0
+    return (1.0 - f) * a + f * c
+
+
+def delayed_input_grad_value(g, w, steps, frac, t, b, i):
+    """dL/dx[t, b, i] of a delayed projection: ``sum_j w[i, j] ((1 - f) g[t + s] + f g[t + s + 1])``."""
+    T = g.shape[0]
+    acc = 0.0
+    for j in range(g.shape[2]):
+        s = t + steps[i, j]
+        f = frac[i, j]
+        a = g[s, b, j] if s < T else 0.0
+        c = g[s + 1, b, j] if s + 1 < T else 0.0
+        acc += w[i, j] * ((1.0 - f) * a + f * c)
+    return acc

@@ -9,17 +9,13 @@ with x = 0 before t = 0, and ``h[t, b, j] = sum_i w[i, j] xd[t, b, i, j]``. Back
 ``dW[i, j] = sum_{t, b} g[t, b, j] xd[t, b, i, j]`` and
 ``dx[t, b, i] = sum_j w[i, j] ((1 - frac) g[t + steps, b, j] + frac g[t + steps + 1, b, j])``.
 """
-import numpy as np
 from numba import njit, prange
 
+from .. import columns
 from ._compile import PARALLEL_KERNEL
 
-
-@njit(inline="always", cache=True)
-def _delayed(x, t, b, i, s, f):
-    a = x[t - s, b, i] if 0 <= t - s else 0.0
-    c = x[t - s - 1, b, i] if 0 <= t - s - 1 else 0.0
-    return (1.0 - f) * a + f * c
+_delayed = njit(inline="always", cache=True)(columns.delayed_input)
+_input_grad = njit(inline="always", cache=True)(columns.delayed_input_grad_value)
 
 
 @njit(**PARALLEL_KERNEL)
@@ -65,16 +61,8 @@ def delayed_weight_grad(x, g, steps, frac, grad_w):
 @njit(**PARALLEL_KERNEL)
 def delayed_input_grad(g, w, steps, frac, grad_x):
     """grad_x[t, b, i] = sum_j w[i, j] ((1 - frac) g[t + steps, b, j] + frac g[t + steps + 1, b, j])."""
-    T, B, J = g.shape
-    I = w.shape[0]
+    T, B, _ = g.shape
     for b in prange(B):
         for t in range(T):
-            for i in range(I):
-                acc = 0.0
-                for j in range(J):
-                    s = t + steps[i, j]
-                    f = frac[i, j]
-                    a = g[s, b, j] if s < T else 0.0
-                    c = g[s + 1, b, j] if s + 1 < T else 0.0
-                    acc += w[i, j] * ((1.0 - f) * a + f * c)
-                grad_x[t, b, i] = acc
+            for i in range(w.shape[0]):
+                grad_x[t, b, i] = _input_grad(g, w, steps, frac, t, b, i)

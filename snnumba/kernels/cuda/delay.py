@@ -1,14 +1,11 @@
 """CUDA twins of ``kernels/cpu/delay.py`` (formulas there): one thread per output element."""
 from numba import cuda
 
+from .. import columns
 from ._launch import grid
 
-
-@cuda.jit(device=True)
-def _delayed(x, t, b, i, s, f):
-    a = x[t - s, b, i] if 0 <= t - s else 0.0
-    c = x[t - s - 1, b, i] if 0 <= t - s - 1 else 0.0
-    return (1.0 - f) * a + f * c
+_delayed = cuda.jit(device=True)(columns.delayed_input)
+_input_grad = cuda.jit(device=True)(columns.delayed_input_grad_value)
 
 
 @cuda.jit
@@ -43,21 +40,13 @@ def _delayed_weight_grad(x, g, steps, frac, grad_w):
 
 @cuda.jit
 def _delayed_input_grad(g, w, steps, frac, grad_x):
-    T, B, J = g.shape
-    I = w.shape[0]
+    T, B, I = grad_x.shape
     k = cuda.grid(1)
     if k < T * B * I:
         i = k % I
         b = (k // I) % B
         t = k // (I * B)
-        acc = 0.0
-        for j in range(J):
-            s = t + steps[i, j]
-            f = frac[i, j]
-            a = g[s, b, j] if s < T else 0.0
-            c = g[s + 1, b, j] if s + 1 < T else 0.0
-            acc += w[i, j] * ((1.0 - f) * a + f * c)
-        grad_x[t, b, i] = acc
+        grad_x[t, b, i] = _input_grad(g, w, steps, frac, t, b, i)
 
 
 def delayed_matmul(x, w, steps, frac, out):
