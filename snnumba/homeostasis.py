@@ -15,7 +15,7 @@ parameter only grows; here a neuron above target sees its weights or bias fall.)
 """
 import numpy as np
 
-from ._validation import check_array, check_choice, check_nonnegative, check_positive
+from ._validation import check_array, check_choice, check_positive
 
 PARAMS = ("weight", "bias", "delay")
 
@@ -153,7 +153,7 @@ class LinearHomeostasis:
             raise ValueError(f"a unit named {name!r} is already registered")
         param = check_choice("param", str(param if param is not None else self.param).lower(), PARAMS)
         if param == "bias" and not connection.has_bias:
-            raise ValueError(f"param 'bias' needs a connection with a bias (Dense(..., bias=True))")
+            raise ValueError("param 'bias' needs a connection with a bias (Dense(..., bias=True))")
         if param == "delay" and "delay" not in connection.buffers:
             raise ValueError("param 'delay' needs a connection with delays (Dense(..., delay=...))")
         self.units[name] = {
