@@ -60,7 +60,7 @@ class _ErrorCell:
             shape = tuple(value.shape)
         else:
             # a copy: the step resets the mask in place and must not touch the caller's array
-            value = np.array(check_array(name, value, finite=False), dtype=self.dtype)
+            value = np.array(check_array(name, value), dtype=self.dtype)
             if value.ndim == 0:
                 value = np.full(self.array_shape, value, self.dtype)
             shape = value.shape

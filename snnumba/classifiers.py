@@ -114,8 +114,8 @@ class MaxRateClassifier:
     # --- computation ---------------------------------------------------------------------
     def _batch(self, inputs):
         inputs = check_array("inputs", inputs)
-        if inputs.shape[1:] != self.shape:
-            raise ValueError(f"'inputs' must have shape [B, {', '.join(map(str, self.shape))}], "
+        if inputs.shape[1:] != self.shape or inputs.shape[0] == 0:
+            raise ValueError(f"'inputs' must have shape [B >= 1, {', '.join(map(str, self.shape))}], "
                              f"got {inputs.shape}")
         return np.ascontiguousarray(inputs.reshape(inputs.shape[0], -1), dtype=np.float32)
 

@@ -130,6 +130,8 @@ def test_compartment_errors_and_help():
         cell.p = np.zeros((2, 4))
     with pytest.raises(TypeError, match="'target'"):
         cell.target = np.array([["a", "b", "c"]] * 2)
+    with pytest.raises(ValueError, match="'p' contains NaN"):
+        cell.p = np.full((2, 3), np.nan)
     with pytest.raises(ValueError, match="'shape'"):
         BernoulliErrorCell("c", 3, shape=(2, 2))
     with pytest.raises(ValueError, match="'sigma'"):

@@ -105,6 +105,10 @@ def test_input_errors():
         clf.classify(np.zeros((2, 4)))
     with pytest.raises(ValueError, match="'labels'"):
         clf.update(np.zeros((2, 3)), np.array([0, 2]))
+    with pytest.raises(ValueError, match="'inputs' must have shape"):
+        clf.forward(np.zeros((0, 3)), np.array([], int))
+    with pytest.raises(ValueError, match="'inputs' contains NaN"):
+        clf.forward(np.full((4, 2, 3), np.nan), np.array([0, 1]))
 
 
 @pytest.mark.cuda
