@@ -96,16 +96,22 @@ class SoundLocalizationData:
     def __len__(self):
         return self.n_samples
 
-    def spikes(self, indices, phase_offset, dtype=np.float32):
-        """Spikes ``[T, len(indices), 2 * anf_per_ear]`` (0/1) of the given samples."""
+    def spikes(self, indices, phase_offset, dtype=np.float32, tables=None):
+        """Spikes ``[T, len(indices), 2 * anf_per_ear]`` (0/1) of the given samples.
+
+        ``tables`` may pass ``phase_tables(config, phase_offset)``, already on the device,
+        to reuse them across batches.
+        """
         indices = np.asarray(indices, dtype=np.int64)
         cfg, be = self.config, self.backend
-        sin_a, cos_a = phase_tables(cfg, phase_offset)
+        sin_a, cos_a = tables if tables is not None else self._tables(phase_offset)
         out = be.empty((cfg.steps, indices.size, cfg.n_inputs), dtype)
-        be.sound_localization_spikes(be.asarray(sin_a), be.asarray(cos_a), be.asarray(self.ipd[indices]),
-                                     be.asarray(indices), self.noise_seed, cfg.rate_max * cfg.dt,
-                                     float(cfg.envelope_power), out)
+        be.sound_localization_spikes(sin_a, cos_a, be.asarray(self.ipd[indices]), be.asarray(indices),
+                                     self.noise_seed, cfg.rate_max * cfg.dt, float(cfg.envelope_power), out)
         return out
+
+    def _tables(self, phase_offset):
+        return tuple(self.backend.asarray(a) for a in phase_tables(self.config, phase_offset))
 
     def batches(self, batch_size, rng, shuffle=True, drop_last=True, dtype=np.float32):
         """Yield ``(spikes[T, B, 2F], labels[B])`` over the samples, as the seed's
@@ -114,11 +120,12 @@ class SoundLocalizationData:
         batch_size = check_int("batch_size", batch_size, 1)
         rng = np.random.default_rng(rng)
         phase_offset = rng.random()
+        tables = self._tables(phase_offset)  # one phase offset per call: compute its tables once
         order = rng.permutation(self.n_samples) if shuffle else np.arange(self.n_samples)
         stop = self.n_samples - self.n_samples % batch_size if drop_last else self.n_samples
         for start in range(0, stop, batch_size):
             idx = order[start:start + batch_size]
-            yield self.spikes(idx, phase_offset, dtype), self.labels[idx]
+            yield self.spikes(idx, phase_offset, dtype, tables), self.labels[idx]
 
 
 def build_network(hidden=30, tau=5e-3, dales_law=False, ie_ratio=0.5, surrogate="sigmoid",
