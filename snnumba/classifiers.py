@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 
+from ._io import atomic_savez
 from ._validation import check_array, check_int, check_nonnegative
 from .backend import get_backend
 
@@ -101,7 +102,7 @@ class MaxRateClassifier:
         self.rates = state["rates"]
 
     def save(self, path):
-        np.savez(os.fspath(path), rates=self._rates, decay=np.array(self.decay))
+        atomic_savez(path, rates=self._rates, decay=np.array(self.decay))
 
     @classmethod
     def load(cls, path, device="cpu"):

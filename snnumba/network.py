@@ -1,10 +1,10 @@
 """``Network``: an ordered stack of layers with one forward, one backward, and saving."""
 import json
 import os
-import tempfile
 
 import numpy as np
 
+from ._io import atomic_savez
 from ._threads import single_threaded_blas
 from ._validation import check_float_dtype
 from .backend import get_backend
@@ -133,41 +133,40 @@ class Network:
                     self.backend.copy_into(a, value.astype(self.dtype))
 
     # --- saving ----------------------------------------------------------------------
+    def to_arrays(self):
+        """Architecture (a JSON string under 'meta') and parameters, as savez arrays."""
+        spec = [{"type": type(layer).__name__, "config": layer.config()} for layer in self.layers]
+        meta = json.dumps({"format_version": FORMAT_VERSION, "dtype": self.dtype.name, "layers": spec})
+        return dict(meta=np.array(meta), **{f"param:{k}": v for k, v in self.state_dict().items()})
+
     def save(self, path):
         """Write the architecture and parameters to ``path`` (``.npz``).
 
         The file is written beside the target and renamed into place, so an existing
         file is never left half-written.
         """
-        path = os.fspath(path)
-        spec = [{"type": type(layer).__name__, "config": layer.config()} for layer in self.layers]
-        arrays = {f"param:{k}": v for k, v in self.state_dict().items()}
-        meta = json.dumps({"format_version": FORMAT_VERSION, "dtype": self.dtype.name, "layers": spec})
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(suffix=".npz", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, meta=np.array(meta), **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        atomic_savez(path, **self.to_arrays())
 
     @classmethod
     def load(cls, path, device="cpu"):
         """Rebuild a network saved by ``save``."""
         with np.load(os.fspath(path), allow_pickle=False) as data:
-            if "meta" not in data:
-                raise ValueError(f"{path!s} is not an snnumba network file (no 'meta' entry)")
-            meta = json.loads(str(data["meta"]))
-            if meta.get("format_version", 0) > FORMAT_VERSION:
-                raise ValueError(f"{path!s} has format version {meta['format_version']}; this "
-                                 f"snnumba reads up to {FORMAT_VERSION}")
-            state = {k[len("param:"):]: data[k] for k in data.files if k.startswith("param:")}
+            return cls.from_arrays(data, device, str(path))
+
+    @classmethod
+    def from_arrays(cls, data, device="cpu", source="the arrays"):
+        """Rebuild a network from ``to_arrays`` output (or an open ``.npz``)."""
+        if "meta" not in data:
+            raise ValueError(f"{source} is not an snnumba network file (no 'meta' entry)")
+        meta = json.loads(str(data["meta"]))
+        if meta.get("format_version", 0) > FORMAT_VERSION:
+            raise ValueError(f"{source} has format version {meta['format_version']}; this "
+                             f"snnumba reads up to {FORMAT_VERSION}")
+        state = {k[len("param:"):]: np.asarray(data[k]) for k in data if k.startswith("param:")}
         layers = []
         for entry in meta["layers"]:
             if entry["type"] not in LAYER_TYPES:
-                raise ValueError(f"unknown layer type {entry['type']!r} in {path!s}")
+                raise ValueError(f"unknown layer type {entry['type']!r} in {source}")
             layers.append(LAYER_TYPES[entry["type"]](**entry["config"]))
         net = cls(layers, device=device, dtype=meta["dtype"])
         net.load_state_dict(state)

@@ -1,9 +1,12 @@
 """``Trainer``: epochs of mini-batch BPTT with validation, early stopping and best weights."""
+import json
+import os
 import time
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from ._io import atomic_savez
 from ._validation import check_array, check_int
 from .losses import readout_nll
 
@@ -134,3 +137,34 @@ class Trainer:
         if best_state is not None:
             self.network.load_state_dict(best_state)
         return history
+
+    def save_checkpoint(self, path, history=None, rng=None):
+        """Write network, optimizer moments, ``history`` and ``rng``'s state to one ``.npz``
+        (atomically), so that training can resume exactly where it stopped."""
+        arrays = self.network.to_arrays()
+        arrays.update({f"optim:{k}": v for k, v in self.optimizer.state_dict().items()})
+        extra = {"history": history, "rng": None if rng is None else rng.bit_generator.state}
+        arrays["checkpoint"] = np.array(json.dumps(extra))
+        atomic_savez(path, **arrays)
+
+    def load_checkpoint(self, path):
+        """Restore what ``save_checkpoint`` wrote into this trainer's network and optimizer.
+
+        Returns ``(history, rng)``; ``rng`` is a Generator continuing the saved stream (or
+        None when none was saved).
+        """
+        from .network import Network
+        with np.load(os.fspath(path), allow_pickle=False) as data:
+            if "checkpoint" not in data.files:
+                raise ValueError(f"{path!s} is not an snnumba checkpoint (no 'checkpoint' entry)")
+            saved = Network.from_arrays(data, source=str(path))
+            if [type(a) for a in saved.layers] != [type(b) for b in self.network.layers]:
+                raise ValueError(f"{path!s} holds a different architecture than this trainer's network")
+            self.network.load_state_dict(saved.state_dict())
+            self.optimizer.load_state_dict({k[len("optim:"):]: data[k] for k in data.files if k.startswith("optim:")})
+            extra = json.loads(str(data["checkpoint"]))
+        rng = None
+        if extra["rng"] is not None:
+            rng = np.random.default_rng()
+            rng.bit_generator.state = extra["rng"]
+        return extra["history"], rng

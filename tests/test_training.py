@@ -90,3 +90,27 @@ def test_trainer_errors():
         snn.Trainer(net, snn.Adam(net), progress=False).fit(train, epochs=1, batch_size=64)
     with pytest.raises(TypeError, match="epochs"):
         snn.Trainer(net, snn.Adam(net), progress=False).fit(train, epochs=1.5)
+
+
+def test_checkpoint_resumes_exactly(tmp_path):
+    train, cfg = small_task(64, 7)
+    val, _ = small_task(32, 8)
+
+    def trainer(seed):
+        net = sl.build_network(hidden=8, config=cfg, rng=seed)
+        return snn.Trainer(net, snn.Adam(net, lr=0.01), progress=False)
+    first = trainer(0)
+    rng = np.random.default_rng(5)
+    history = first.fit(train, val, epochs=2, batch_size=16, rng=rng, early_stopping=False, restore_best=False)
+    first.save_checkpoint(tmp_path / "ck.npz", history, rng)
+    first.fit(train, val, epochs=1, batch_size=16, rng=rng, early_stopping=False, restore_best=False)
+
+    resumed = trainer(99)                                   # other initial weights: all must be restored
+    saved_history, saved_rng = resumed.load_checkpoint(tmp_path / "ck.npz")
+    assert saved_history["loss"] == history["loss"]
+    resumed.fit(train, val, epochs=1, batch_size=16, rng=saved_rng, early_stopping=False, restore_best=False)
+    for key, value in first.network.state_dict().items():
+        np.testing.assert_array_equal(resumed.network.state_dict()[key], value)
+    resumed.network.save(tmp_path / "net.npz")              # a network file is not a checkpoint
+    with pytest.raises(ValueError, match="not an snnumba checkpoint"):
+        resumed.load_checkpoint(tmp_path / "net.npz")
