@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from .backend import DEVICES
+from .backend import DEVICES, get_backend
 
 
 def _sound_localization_parser(sub):
@@ -47,6 +47,10 @@ def run_sound_localization(args):
             import matplotlib.pyplot  # noqa: F401
         except ImportError:
             sys.exit("snnumba: --plot needs matplotlib: pip install 'snnumba[plot]'")
+    try:
+        get_backend(args.device)
+    except (ImportError, RuntimeError) as exc:  # no numba-cuda, or no GPU
+        sys.exit(f"snnumba: {exc}")
     log = sys.stderr if args.json else sys.stdout
     root = np.random.SeedSequence(args.seed)
     weights_rng, train_rng, val_rng, test_rng, loop_rng, eval_rng = (np.random.default_rng(s) for s in root.spawn(6))

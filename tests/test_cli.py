@@ -54,3 +54,13 @@ def test_plot_writes_png(tmp_path):
     path = tmp_path / "p.png"
     assert cli.main(SMALL + ["--plot", str(path)]) == 0
     assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cuda_device_without_gpu_says_so(monkeypatch):
+    import snnumba.backend as backend
+
+    def no_gpu(device):
+        raise RuntimeError("device='cuda' but no CUDA GPU is available")
+    monkeypatch.setattr(backend, "_make", no_gpu)
+    with pytest.raises(SystemExit, match="no CUDA GPU"):
+        cli.main(SMALL + ["--device", "cuda"])
