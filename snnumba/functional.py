@@ -140,14 +140,18 @@ def kernel_dot_product(x, y, kernel="linear", *args):
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"'x' and 'y' must have as many columns, got {x.shape} and {y.shape}")
     param = _kernel_args(kernel, args)
-    xy = x @ y.T
+    return _apply_kernel(x @ y.T, (x * x).sum(axis=1), (y * y).sum(axis=1), kernel, param)
+
+
+def _apply_kernel(xy, x_sq, y_sq, kernel, param):
+    """The kernel from the inner products ``xy`` and the squared row norms."""
     if kernel == "linear":
         return xy
     if kernel == "polynomial":
         return xy ** param
     if kernel == "sigmoid":
         return _sigmoid(param * xy)
-    sq = (x * x).sum(axis=1)[:, None] + (y * y).sum(axis=1)[None, :] - 2 * xy
+    sq = x_sq[:, None] + y_sq[None, :] - 2 * xy
     return np.exp(-sq / (2 * param * param))
 
 
@@ -202,11 +206,13 @@ def spike_similar_loss(spikes, labels, kernel_type="linear", loss_type="mse", *a
     s = spikes.reshape(spikes.shape[0], -1).astype(np.float64)
     param = _kernel_args(kernel_type, args)
     a = s @ s.T
-    sim_p = kernel_dot_product(s, s, kernel_type, *args)
+    sq_norms = (s * s).sum(axis=1)
     if kernel_type == "linear":
-        norms = np.sqrt((s * s).sum(axis=1))
+        norms = np.sqrt(sq_norms)
         denom = np.outer(norms, norms) + 1e-8
         sim_p = a / denom
+    else:
+        sim_p = _apply_kernel(a, sq_norms, sq_norms, kernel_type, param)
     lab = labels.astype(np.float64)
     sim = np.minimum(lab @ lab.T, 1.0)
     loss, g = _similarity_loss(sim_p, sim, loss_type)
@@ -220,7 +226,8 @@ def spike_similar_loss(spikes, labels, kernel_type="linear", loss_type="mse", *a
     else:
         if kernel_type == "linear":
             h = g / denom
-            c = (g * a / denom ** 2 + (g * a / denom ** 2).T) @ norms
+            p = g * a / denom ** 2
+            c = (p + p.T) @ norms
             safe = np.where(norms > 0, norms, 1.0)
             extra = -(c / safe)[:, None] * s
         else:
