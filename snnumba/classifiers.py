@@ -122,7 +122,18 @@ class MaxRateClassifier:
 
     def regress(self, inputs, proportional=True):
         """Class logits ``[B, K]`` for batch rates ``inputs[B, *shape]``."""
-        x = self._batch(inputs)
+        return self._regress(self._batch(inputs), proportional)
+
+    def classify(self, inputs, proportional=True):
+        """Predicted labels ``[B]``."""
+        return np.argmax(self.regress(inputs, proportional), axis=1)
+
+    def update(self, inputs, labels):
+        """Fold batch rates ``inputs[B, *shape]`` with ground-truth ``labels[B]`` into ``rates``."""
+        self._update(self._batch(inputs), labels)
+
+    # the underscore versions take inputs already checked and flattened by _batch
+    def _regress(self, x, proportional):
         be = self.backend
         assigned = self._assignments.ravel()
         weights = (np.take_along_axis(self._proportions.reshape(-1, self.nclass), assigned[:, None], 1)[:, 0]
@@ -132,13 +143,7 @@ class MaxRateClassifier:
                             be.asarray(self._occurrences.astype(np.float64)), self._most_negative, out)
         return be.to_host(out)
 
-    def classify(self, inputs, proportional=True):
-        """Predicted labels ``[B]``."""
-        return np.argmax(self.regress(inputs, proportional), axis=1)
-
-    def update(self, inputs, labels):
-        """Fold batch rates ``inputs[B, *shape]`` with ground-truth ``labels[B]`` into ``rates``."""
-        x = self._batch(inputs)
+    def _update(self, x, labels):
         labels = check_array("labels", labels, ndim=1)
         if labels.dtype.kind not in "iu":
             raise TypeError(f"'labels' must be integers, got dtype {labels.dtype}")
@@ -165,16 +170,14 @@ class MaxRateClassifier:
             mean = self.backend.empty(rows.shape[1], np.float32)
             self.backend.time_mean(self.backend.asarray(rows), mean)
             x = self.backend.to_host(mean).reshape(x.shape[1:])
-        x = check_array("inputs", x)
+        x = self._batch(x)  # checked and flattened once for inference and update
         if logits is None:
             result = None
-        elif not logits:
-            result = self.classify(x, proportional)
         else:
-            scores = self.regress(x, proportional)
-            result = (np.argmax(scores, axis=1), scores)
+            scores = self._regress(x, proportional)
+            result = (np.argmax(scores, axis=1), scores) if logits else np.argmax(scores, axis=1)
         if labels is not None:
-            self.update(x, labels)
+            self._update(x, labels)
         return result
 
     __call__ = forward
