@@ -116,7 +116,7 @@ class Dense(Layer):
     dtype : float32 or float64
 
     Without delays all time steps are projected in one matrix product (BLAS on the CPU);
-    with delays a compiled kernel gathers the delayed inputs.
+    with delays a compiled kernel adds each non-zero input into the steps its delays reach.
     """
 
     def __init__(self, n_in, n_out, bias=False, dales_law=False, ie_ratio=0.5, init_bound=None,

@@ -75,13 +75,11 @@ class Network:
         (for losses on the membrane, such as ``losses.stca_loss``).
         """
         last = len(self.layers) - 1
+        membrane = {} if grad_v is None else {"grad_v": grad_v}  # only spiking layers take it
+        grad = grad_out
         with single_threaded_blas():
-            if grad_v is None:
-                grad = self.layers[last].backward(grad_out, need_input_grad=last > 0)
-            else:
-                grad = self.layers[last].backward(grad_out, grad_v=grad_v, need_input_grad=last > 0)
-            for i in range(last - 1, -1, -1):
-                grad = self.layers[i].backward(grad, need_input_grad=i > 0)
+            for i in range(last, -1, -1):
+                grad = self.layers[i].backward(grad, need_input_grad=i > 0, **(membrane if i == last else {}))
 
     def reset(self):
         """Return every layer to rest (clears state and recorded traces)."""

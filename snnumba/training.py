@@ -9,6 +9,7 @@ from tqdm.auto import tqdm
 from ._io import atomic_savez
 from ._validation import check_array, check_int
 from .losses import readout_nll
+from .network import Network
 
 
 def should_stop(val_losses, epoch, patience=10):
@@ -153,7 +154,6 @@ class Trainer:
         Returns ``(history, rng)``; ``rng`` is a Generator continuing the saved stream (or
         None when none was saved).
         """
-        from .network import Network
         with np.load(os.fspath(path), allow_pickle=False) as data:
             if "checkpoint" not in data.files:
                 raise ValueError(f"{path!s} is not an snnumba checkpoint (no 'checkpoint' entry)")
