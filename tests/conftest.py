@@ -14,8 +14,11 @@ os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".numba_cache"))
 
 from hypothesis import HealthCheck, settings  # noqa: E402
 
-# deadline=None: the first example of a kernel pays its compilation.
-settings.register_profile("ci", max_examples=25, deadline=None,
+# deadline=None: the first example of a kernel pays its compilation. The default profile is
+# derandomized, so a CI run is reproducible; HYPOTHESIS_PROFILE=explore draws fresh examples.
+settings.register_profile("ci", max_examples=25, deadline=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("explore", max_examples=100, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("quick", max_examples=5, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])

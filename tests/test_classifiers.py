@@ -47,12 +47,18 @@ def test_sequences_of_forward_equal_seed(case):
                        for i, (g, w) in enumerate(zip(got, want)))
         close(ours.rates, ref.rates)
         close(ours.proportions, ref.proportions)
-        np.testing.assert_array_equal(ours.occurrences, ref.occurrences)
         # assignments agree except between classes whose proportions tie within rounding
+        # (the kernel accumulates in float64, the transcription in float32)
         same = ours.assignments == ref.assignments
         props = ref.proportions.reshape(-1, K)
         a, r = ours.assignments.reshape(-1), ref.assignments.reshape(-1)
         assert np.all(same.reshape(-1) | np.isclose(props[np.arange(a.size), a], props[np.arange(a.size), r]))
+        np.testing.assert_array_equal(ours.occurrences, np.bincount(a, minlength=K))
+        if same.all():
+            np.testing.assert_array_equal(ours.occurrences, ref.occurrences)
+        # continue both from the same state, so that a tie resolved differently in one step
+        # does not turn every later step into a comparison of different models
+        ref.set_rates(ours.rates.copy())
     x = np.random.default_rng(0).random((3,) + shape).astype(np.float32)
     for proportional in (True, False):
         close(ours.regress(x, proportional), ref.regress(x, proportional))
