@@ -1,11 +1,17 @@
 """``@njit`` CPU kernels. Each name here has a CUDA twin in ``snnumba.kernels.cuda``."""
-from .lif import lif_backward, lif_forward, readout_backward, readout_forward
-from .encoding import sound_localization_spikes
-from .optim import adam_step, sgd_step
-from .delay import delayed_input_grad, delayed_matmul, delayed_weight_grad
-from .classify import max_rate_regress, max_rate_update, time_mean
-from .cluster import first_spike_index, spike_cluster
-from .cells import bernoulli_error_cell, gaussian_error_cell
+
+from .._cache import caching_into_kernel_cache_dir
+
+# every kernel (and every inlined helper in _compile) is decorated inside this block
+with caching_into_kernel_cache_dir():
+    from .lif import lif_backward, lif_forward, readout_backward, readout_forward
+    from .encoding import sound_localization_spikes
+    from .optim import adam_step, sgd_step
+    from .delay import delayed_input_grad, delayed_matmul, delayed_weight_grad
+    from .classify import max_rate_regress, max_rate_update, time_mean
+    from .cluster import first_spike_index, spike_cluster
+    from .cells import bernoulli_error_cell, gaussian_error_cell
+
 
 __all__ = [
     "lif_forward", "lif_backward", "readout_forward", "readout_backward",

@@ -1,0 +1,69 @@
+"""Compiled kernels are cached in the user's folder, never beside the installed sources."""
+import os
+import pathlib
+import subprocess
+import sys
+
+from numba.core import config
+
+from snnumba.kernels import _cache
+
+PACKAGE = pathlib.Path(_cache.__file__).resolve().parents[1]
+
+# one small kernel compiled in a fresh process
+COMPILE_ONE = """
+import numpy as np
+from numba.core import config
+from snnumba.kernels.cpu import sgd_step
+p = np.zeros(3); sgd_step(p, np.ones(3), np.zeros(3), 0.1, 0.0, 0.0, 0.0, False, True)
+assert np.allclose(p, -0.1), p
+print(repr(config.CACHE_DIR))
+"""
+
+
+def _run(env_changes):
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env.update(env_changes)
+    out = subprocess.run([sys.executable, "-c", COMPILE_ONE], env=env, capture_output=True,
+                         text=True, check=True)
+    return out.stdout.strip()
+
+
+def _index_files(folder):
+    return sorted(p for p in pathlib.Path(folder).rglob("*.nbi") if "sgd_step" in p.name)
+
+
+def test_without_numba_cache_dir_kernels_go_to_the_user_cache_not_the_package(tmp_path):
+    before = set(_index_files(PACKAGE))
+    printed = _run({"XDG_CACHE_HOME": str(tmp_path), "HOME": str(tmp_path)})
+    # Numba's own setting is left as it was for the rest of the process
+    assert printed == repr(""), printed
+    cached = _index_files(tmp_path / "snnumba")
+    assert cached, "no cache index written under the user cache folder"
+    assert set(_index_files(PACKAGE)) == before, "kernels were cached beside the package sources"
+
+
+def test_numba_cache_dir_is_honoured_in_a_folder_per_helper_version(tmp_path):
+    printed = _run({"NUMBA_CACHE_DIR": str(tmp_path)})
+    assert printed == repr(str(tmp_path))
+    (folder,) = [p for p in tmp_path.iterdir() if p.name.startswith("snnumba-")]
+    assert _index_files(folder)
+
+
+def test_a_changed_inlined_helper_gets_a_fresh_cache_folder(tmp_path, monkeypatch):
+    for name in _cache._INLINED_HELPERS:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes((PACKAGE / "kernels" / name).read_bytes())
+    monkeypatch.setattr(_cache, "_KERNELS", tmp_path)
+    first = _cache.kernel_cache_dir()
+    assert first == _cache.kernel_cache_dir()
+    with open(tmp_path / "scalar.py", "a") as f:
+        f.write("\n# edited\n")
+    assert _cache.kernel_cache_dir() != first
+
+
+def test_the_block_restores_numba_setting():
+    before, target = config.CACHE_DIR, _cache.kernel_cache_dir()
+    with _cache.caching_into_kernel_cache_dir():
+        assert config.CACHE_DIR == target
+    assert config.CACHE_DIR == before
