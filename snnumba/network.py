@@ -5,7 +5,7 @@ import os
 import numpy as np
 
 from ._io import atomic_savez
-from ._threads import single_threaded_blas
+from ._threads import compute_threads
 from ._validation import check_float_dtype
 from .backend import get_backend
 from .layers import Dense, Layer
@@ -61,7 +61,7 @@ class Network:
         if reset:
             self.reset()
         out = x
-        with single_threaded_blas():
+        with compute_threads():
             for layer in self.layers:
                 out = layer.forward(out, continue_state=not reset)
         return out
@@ -77,7 +77,7 @@ class Network:
         last = len(self.layers) - 1
         membrane = {} if grad_v is None else {"grad_v": grad_v}  # only spiking layers take it
         grad = grad_out
-        with single_threaded_blas():
+        with compute_threads():
             for i in range(last, -1, -1):
                 grad = self.layers[i].backward(grad, need_input_grad=i > 0, **(membrane if i == last else {}))
 
