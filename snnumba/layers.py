@@ -19,7 +19,13 @@ class Layer:
     Subclasses set ``params`` (trainable arrays), ``buffers`` (saved, not trained) and
     implement ``forward``, ``backward`` and ``config`` (the keyword arguments that rebuild
     the layer, for ``Network.save``).
+
+    ``n_in`` and ``n_out`` are the input and output sizes, or None for a layer that takes
+    any size and keeps it (the neuron layers); ``Network`` checks adjacent sizes with them.
     """
+
+    n_in = None
+    n_out = None
 
     def __init__(self, dtype=np.float32):
         self.dtype = check_float_dtype("dtype", dtype)

@@ -22,6 +22,8 @@ class Network:
     Parameters
     ----------
     layers : sequence of Layer
+        Adjacent sizes must agree: a ``Dense`` layer's ``n_in`` equals the ``n_out`` of the
+        nearest ``Dense`` before it (neuron layers keep the size they are given).
     device : {'cpu', 'cuda'}
         Where parameters, activations and gradients live. On 'cuda' they stay on the
         GPU for the whole forward and backward pass.
@@ -41,6 +43,7 @@ class Network:
         layers = list(layers)
         if not layers or not all(isinstance(layer, Layer) for layer in layers):
             raise TypeError("'layers' must be a non-empty sequence of snnumba layers")
+        _check_sizes(layers)
         self.layers = layers
         self.dtype = check_float_dtype("dtype", dtype)
         self.backend = get_backend(device)
@@ -169,3 +172,14 @@ class Network:
         net = cls(layers, device=device, dtype=meta["dtype"])
         net.load_state_dict(state)
         return net
+
+
+def _check_sizes(layers):
+    """Each layer with an input size must get it from the nearest sized layer before it."""
+    size, source = None, None
+    for i, layer in enumerate(layers):
+        if layer.n_in is not None and size is not None and layer.n_in != size:
+            raise ValueError(f"layer {i} ({type(layer).__name__}) takes {layer.n_in} inputs but layer "
+                             f"{source} ({type(layers[source]).__name__}) gives {size} outputs")
+        if layer.n_out is not None:
+            size, source = layer.n_out, i

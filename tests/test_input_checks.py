@@ -19,6 +19,15 @@ BAD_GRADS = [(np.nan, ValueError, "contains NaN"), (np.inf, ValueError, "contain
              (1j, TypeError, "must hold real numbers")]
 
 
+# --- item 5: adjacent sizes ------------------------------------------------------------
+def test_network_checks_adjacent_sizes():
+    with pytest.raises(ValueError, match=r"layer 2 \(Dense\) takes 12 inputs but layer 0 \(Dense\) gives 10"):
+        snn.Network([snn.Dense(20, 10), snn.LIF(), snn.Dense(12, 4), snn.LeakyReadout()])
+    with pytest.raises(ValueError, match=r"layer 1 \(Dense\) takes 3 inputs but layer 0 \(Dense\) gives 2"):
+        snn.Network([snn.Dense(3, 2), snn.Dense(3, 2)])
+    assert len(snn.Network([snn.LIF(), snn.Dense(20, 10), snn.LIF(), snn.Dense(10, 4)]).layers) == 4
+
+
 # --- item 6: the seed's Dale's law truncates ----------------------------------------------
 @pytest.mark.parametrize("n_in,ie_ratio,inhibitory", [
     (7, 0.5, 3), (31, 0.5, 15), (9, 0.3, 2), (30, 0.1, 3),   # the issue's numbers, from torch
