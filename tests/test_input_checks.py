@@ -38,3 +38,56 @@ def test_dales_law_inhibitory_rows_as_the_seed(n_in, ie_ratio, inhibitory):
     expected = np.ones((n_in, 2))
     expected[:inhibitory] = -1
     np.testing.assert_array_equal(sign, expected)
+
+
+# --- item 7: LinearHomeostasis arguments -------------------------------------------------
+def pair(n_in=6, n_out=4):
+    dense = snn.Dense(n_in, n_out, bias=True, rng=0, dtype=np.float64)
+    lif = snn.LIF(tau=10e-3)
+    return dense, lif, snn.Network([dense, lif], dtype=np.float64)
+
+
+@pytest.mark.parametrize("target", [np.full(5, 0.1), np.full((2, 3, 4), 0.1), np.full((4, 2), 0.1)])
+def test_homeostasis_target_must_fit_at_register(target):
+    dense, lif, _ = pair()
+    with pytest.raises(ValueError, match=r"'target' of shape .* does not fit unit 'u'"):
+        LinearHomeostasis(0.1, None, "bias").register("u", dense, lif, target=target)
+    with pytest.raises(ValueError, match=r"'target' of shape .* does not fit unit 'u'"):
+        LinearHomeostasis(0.1, target, "bias").register("u", dense, lif)
+
+
+def test_homeostasis_target_batch_is_checked_at_step():
+    dense, lif, net = pair()
+    homeo = LinearHomeostasis(0.1, None, "bias")
+    homeo.register("u", dense, lif, target=np.full((2, 4), 0.1))      # a batch of 2
+    net.forward(np.ones((10, 3, 6)))                                  # a batch of 3
+    with pytest.raises(ValueError, match=re.escape("'target' of shape (2, 4) does not fit unit 'u'")):
+        homeo.step()
+    net.forward(np.ones((10, 3, 6)))
+    with pytest.raises(ValueError, match="'target'"):
+        homeo.step(target=np.full(5, 0.1))
+
+
+@pytest.mark.parametrize("name,reduce", [("sum", np.sum), ("max", np.max), ("median", np.median)])
+def test_homeostasis_batch_reduction_by_name(name, reduce):
+    rng = np.random.default_rng(3)
+    dense, lif, net = pair()
+    homeo = LinearHomeostasis(0.01, 0.1, "bias", batch_reduction=name)
+    homeo.register("u", dense, lif)
+    s = net.forward((rng.random((20, 5, 6)) < 0.4).astype(np.float64))
+    rate = s.mean(axis=0)
+    before = dense.params["bias"].copy()
+    homeo.step()
+    k = 0.01 * (0.1 - rate) / 0.1
+    expected = before + reduce(np.maximum(k, 0), axis=0) - reduce(np.maximum(-k, 0), axis=0)
+    np.testing.assert_allclose(dense.params["bias"], expected, rtol=1e-12)
+
+
+def test_homeostasis_bad_batch_reduction():
+    dense, lif, _ = pair()
+    with pytest.raises(ValueError, match="unknown batch_reduction 'average'"):
+        LinearHomeostasis(0.1, 0.1, "bias", batch_reduction="average")
+    with pytest.raises(TypeError, match="'batch_reduction' must be a callable"):
+        LinearHomeostasis(0.1, 0.1, "bias", batch_reduction=3)
+    with pytest.raises(ValueError, match="unknown batch_reduction 'total'"):
+        LinearHomeostasis(0.1, 0.1, "bias").register("u", dense, lif, batch_reduction="total")
