@@ -53,12 +53,13 @@ class MaxRateClassifier:
     # --- state ---------------------------------------------------------------------------
     @property
     def rates(self):
-        """Per-neuron, per-class firing rates ``[*shape, K]``; assigning recomputes the rest."""
+        """Per-neuron, per-class firing rates ``[*shape, K]``; assigning recomputes the rest
+        (NaN or inf is rejected: it would turn every logit into NaN)."""
         return self._rates
 
     @rates.setter
     def rates(self, value):
-        value = check_array("rates", value, dtype=np.float32, finite=False)
+        value = check_array("rates", value, dtype=np.float32)
         if hasattr(self, "_rates") and value.shape != self._rates.shape:
             raise ValueError(f"'rates' must have shape {self._rates.shape}, got {value.shape}")
         self._rates = value.copy()

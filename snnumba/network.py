@@ -6,7 +6,7 @@ import numpy as np
 
 from ._io import atomic_savez
 from ._threads import single_threaded_blas
-from ._validation import check_float_dtype
+from ._validation import check_array, check_float_dtype
 from .backend import get_backend
 from .layers import Dense, Layer
 from .neurons import IF, LIF, LeakyReadout
@@ -76,13 +76,20 @@ class Network:
 
         ``grad_v`` is an optional dL/dv on the recorded membrane of a spiking last layer
         (for losses on the membrane, such as ``losses.stca_loss``).
+
+        Host arrays with NaN, inf or complex values are rejected (they would reach the
+        weights at the next optimizer step); arrays already on the GPU are taken as given.
         """
+        grad = self._check_grad("grad_out", grad_out)
         last = len(self.layers) - 1
-        membrane = {} if grad_v is None else {"grad_v": grad_v}  # only spiking layers take it
-        grad = grad_out
+        # only spiking layers take grad_v
+        membrane = {} if grad_v is None else {"grad_v": self._check_grad("grad_v", grad_v)}
         with single_threaded_blas():
             for i in range(last, -1, -1):
                 grad = self.layers[i].backward(grad, need_input_grad=i > 0, **(membrane if i == last else {}))
+
+    def _check_grad(self, name, grad):
+        return grad if self.backend.is_device_array(grad) else check_array(name, grad)
 
     def reset(self):
         """Return every layer to rest (clears state and recorded traces)."""
@@ -121,17 +128,24 @@ class Network:
                 for store in (layer.params, layer.buffers) for name, a in store.items()}
 
     def load_state_dict(self, state):
-        """Copy arrays from ``state_dict()`` output back in (shapes must match)."""
+        """Copy arrays from ``state_dict()`` output back in.
+
+        Every entry is checked before any is copied (present, real, finite, of the right
+        shape; errors name the key), so a bad state leaves the network unchanged.
+        """
+        checked = []
         for i, layer in enumerate(self.layers):
             for store in (layer.params, layer.buffers):
                 for name, a in store.items():
                     key = f"{i}.{name}"
                     if key not in state:
                         raise KeyError(f"state has no entry {key!r}")
-                    value = np.asarray(state[key])
+                    value = check_array(key, state[key])
                     if value.shape != tuple(a.shape):
                         raise ValueError(f"{key!r}: shape {value.shape} does not match {tuple(a.shape)}")
-                    self.backend.copy_into(a, value.astype(self.dtype))
+                    checked.append((a, value))
+        for a, value in checked:
+            self.backend.copy_into(a, value.astype(self.dtype))
 
     # --- saving ----------------------------------------------------------------------
     def to_arrays(self):

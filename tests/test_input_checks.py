@@ -19,6 +19,78 @@ BAD_GRADS = [(np.nan, ValueError, "contains NaN"), (np.inf, ValueError, "contain
              (1j, TypeError, "must hold real numbers")]
 
 
+# --- item 3: non-finite values ------------------------------------------------------------
+@pytest.mark.parametrize("value,exc,match", BAD_GRADS)
+def test_backward_rejects_bad_grad_out(value, exc, match):
+    n = net()
+    n.forward(X)
+    grad = np.zeros((5, 2, 2), np.result_type(np.float64, type(value)))
+    grad[2, 1, 0] = value
+    with pytest.raises(exc, match=f"'grad_out' {match}"):
+        n.backward(grad)
+    assert all(not g.any() for g in n.gradients())  # nothing reached the gradients
+
+
+@pytest.mark.parametrize("value,exc,match", BAD_GRADS)
+def test_backward_rejects_bad_grad_v(value, exc, match):
+    n = net(last=snn.LIF())
+    n.forward(X)
+    grad_v = np.zeros((5, 2, 2), np.result_type(np.float64, type(value)))
+    grad_v[-1, 0, 1] = value
+    with pytest.raises(exc, match=f"'grad_v' {match}"):
+        n.backward(np.zeros((5, 2, 2)), grad_v=grad_v)
+
+
+def test_load_state_dict_rejects_nan_naming_the_key_and_changes_nothing():
+    n = net()
+    before = n.state_dict()
+    state = {k: v + 1 for k, v in before.items()}
+    state["2.weight"][1, 0] = np.inf
+    with pytest.raises(ValueError, match="'2.weight' contains NaN or infinite"):
+        n.load_state_dict(state)
+    for key, value in n.state_dict().items():  # '0.weight' (checked first) was not copied either
+        np.testing.assert_array_equal(value, before[key])
+
+
+def test_classifier_rejects_nan_rates():
+    clf = MaxRateClassifier(3, 2)
+    with pytest.raises(ValueError, match="'rates' contains NaN"):
+        clf.rates = np.full((3, 2), np.nan)
+    with pytest.raises(ValueError, match="'rates' contains NaN"):
+        clf.load_state_dict({"rates": np.array([[1.0, np.inf], [0, 1], [1, 0]])})
+    assert np.isfinite(clf.regress(np.ones((2, 3)))).all()  # the rejected rates were not kept
+
+
+def test_softmax_nll_rejects_nan_and_wrong_dimensions():
+    labels = np.array([0, 1])
+    with pytest.raises(ValueError, match="'logits' contains NaN"):
+        snn.losses.softmax_nll(np.array([[0.0, np.nan], [1.0, 2.0]]), labels)
+    with pytest.raises(ValueError, match=re.escape("'logits' must have 2 dimensions, got shape (2, 3, 4)")):
+        snn.losses.softmax_nll(np.zeros((2, 3, 4)), labels)
+    with pytest.raises(ValueError, match="'logits' must have at least one sample and one class"):
+        snn.losses.softmax_nll(np.zeros((2, 0)), labels)
+
+
+def test_polynomial_kernel_gradient_with_a_silent_sample():
+    """d = 0.5: d a^(d-1) is infinite at a = 0; the documented convention takes it as 0."""
+    rng = np.random.default_rng(0)
+    spikes = rng.random((3, 2, 4)) + 0.1
+    spikes[2] = 0.0                                                   # a silent sample
+    labels = np.array([[1, 0], [0, 1], [1, 0]])
+
+    def loss(s):
+        return spike_similar_loss(s, labels, "polynomial", "mse", 0.5)
+    value, grad = spike_similar_loss(spikes, labels, "polynomial", "mse", 0.5, return_grad=True)
+    assert np.isfinite(value) and np.isfinite(grad).all()
+    np.testing.assert_array_equal(grad[2], 0.0)
+    eps = 1e-6
+    for idx in np.ndindex(2, 2, 4):                                   # the active samples: smooth there
+        step = np.zeros_like(spikes)
+        step[idx] = eps
+        numeric = (loss(spikes + step) - loss(spikes - step)) / (2 * eps)
+        np.testing.assert_allclose(grad[idx], numeric, rtol=1e-5, atol=1e-8)
+
+
 # --- item 5: adjacent sizes ------------------------------------------------------------
 def test_network_checks_adjacent_sizes():
     with pytest.raises(ValueError, match=r"layer 2 \(Dense\) takes 12 inputs but layer 0 \(Dense\) gives 10"):
