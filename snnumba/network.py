@@ -1,10 +1,9 @@
 """``Network``: an ordered stack of layers with one forward, one backward, and saving."""
 import json
-import os
 
 import numpy as np
 
-from ._io import atomic_savez
+from ._io import atomic_savez, load_npz, read_json
 from ._threads import single_threaded_blas
 from ._validation import check_array, check_float_dtype
 from .backend import get_backend
@@ -152,39 +151,61 @@ class Network:
         """Architecture (a JSON string under 'meta') and parameters, as savez arrays."""
         spec = [{"type": type(layer).__name__, "config": layer.config()} for layer in self.layers]
         meta = json.dumps({"format_version": FORMAT_VERSION, "dtype": self.dtype.name, "layers": spec})
-        return dict(meta=np.array(meta), **{f"param:{k}": v for k, v in self.state_dict().items()})
+        return dict(kind=np.array("network"), meta=np.array(meta),
+                    **{f"param:{k}": v for k, v in self.state_dict().items()})
 
     def save(self, path):
         """Write the architecture and parameters to ``path`` (``.npz``).
 
-        The file is written beside the target and renamed into place, so an existing
-        file is never left half-written.
+        The file is first written to ``<path>.tmp-<8 hex digits>`` beside the target and
+        then renamed into place, so an existing file is never left half-written; only a
+        process killed mid-save leaves such a temporary behind (safe to delete). The file
+        gets the permissions ``np.savez`` would give it.
         """
         atomic_savez(path, **self.to_arrays())
 
     @classmethod
     def load(cls, path, device="cpu"):
-        """Rebuild a network saved by ``save``."""
-        with np.load(os.fspath(path), allow_pickle=False) as data:
-            return cls.from_arrays(data, device, str(path))
+        """Rebuild a network saved by ``save`` (or the network in a ``Trainer`` checkpoint).
+
+        A file that is not such an ``.npz`` (corrupted, truncated, another kind, bad
+        metadata, NaN/inf parameters) raises ValueError naming ``path``.
+        """
+        return cls.from_arrays(load_npz(path, ("network", "checkpoint")), device, str(path))
 
     @classmethod
     def from_arrays(cls, data, device="cpu", source="the arrays"):
-        """Rebuild a network from ``to_arrays`` output (or an open ``.npz``)."""
+        """Rebuild a network from ``to_arrays`` output (or an open ``.npz``); errors in
+        the data raise ValueError naming ``source``."""
+        get_backend(device)  # a bad device is the caller's error, not the data's
         if "meta" not in data:
             raise ValueError(f"{source} is not an snnumba network file (no 'meta' entry)")
-        meta = json.loads(str(data["meta"]))
-        if meta.get("format_version", 0) > FORMAT_VERSION:
-            raise ValueError(f"{source} has format version {meta['format_version']}; this "
-                             f"snnumba reads up to {FORMAT_VERSION}")
-        state = {k[len("param:"):]: np.asarray(data[k]) for k in data if k.startswith("param:")}
+        meta = read_json(data, "meta", source)
+        version = meta.get("format_version", 0)
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise ValueError(f"{source} has format version {version!r}; this snnumba reads up to {FORMAT_VERSION}")
+        if not isinstance(meta.get("dtype"), str):
+            raise ValueError(f"{source}: metadata has no 'dtype' string")
+        spec = meta.get("layers")
+        if not isinstance(spec, list) or not all(isinstance(e, dict) and isinstance(e.get("config"), dict)
+                                                 for e in spec):
+            raise ValueError(f"{source}: metadata has no valid 'layers' list of {{'type', 'config'}} entries")
         layers = []
-        for entry in meta["layers"]:
-            if entry["type"] not in LAYER_TYPES:
-                raise ValueError(f"unknown layer type {entry['type']!r} in {source}")
-            layers.append(LAYER_TYPES[entry["type"]](**entry["config"]))
-        net = cls(layers, device=device, dtype=meta["dtype"])
-        net.load_state_dict(state)
+        for i, entry in enumerate(spec):
+            if entry.get("type") not in LAYER_TYPES:
+                raise ValueError(f"{source}: unknown layer type {entry.get('type')!r}")
+            try:
+                layers.append(LAYER_TYPES[entry["type"]](**entry["config"]))
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{source}: layer {i} ({entry['type']}): {exc}") from None
+        state = {k[len("param:"):]: data[k] for k in data if k.startswith("param:")}
+        try:
+            net = cls(layers, device=device, dtype=meta["dtype"])
+            net.load_state_dict(state)
+        except KeyError as exc:  # load_state_dict's missing parameter
+            raise ValueError(f"{source}: {exc.args[0]}") from None
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{source}: {exc}") from None
         return net
 
 

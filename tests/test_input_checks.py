@@ -52,6 +52,32 @@ def test_load_state_dict_rejects_nan_naming_the_key_and_changes_nothing():
         np.testing.assert_array_equal(value, before[key])
 
 
+def test_network_load_rejects_nan_parameter(tmp_path):
+    arrays = net().to_arrays()
+    arrays["param:0.weight"][0, 0] = np.nan
+    path = tmp_path / "nan.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match=re.escape(str(path)) + ".*'param:0.weight' contains NaN"):
+        snn.Network.load(path)
+
+
+@pytest.mark.parametrize("key", ["param:2.weight", "optim:0.weight:1"])
+def test_checkpoint_load_rejects_nan(tmp_path, key):
+    n = net()
+    trainer = snn.Trainer(n, snn.Adam(n), progress=False)
+    n.forward(X)
+    n.backward(np.ones((5, 2, 2)))
+    trainer.optimizer.step()  # creates the moments
+    path = tmp_path / "ck.npz"
+    trainer.save_checkpoint(path)
+    with np.load(path) as data:
+        arrays = dict(data)
+    arrays[key] = np.full_like(arrays[key], np.nan)
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match=re.escape(str(path)) + f".*'{key}' contains NaN"):
+        trainer.load_checkpoint(path)
+
+
 def test_classifier_rejects_nan_rates():
     clf = MaxRateClassifier(3, 2)
     with pytest.raises(ValueError, match="'rates' contains NaN"):
