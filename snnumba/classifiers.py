@@ -1,10 +1,9 @@
 """``MaxRateClassifier``: label spikes by the class each neuron fires for most (after inferno)."""
 import numbers
-import os
 
 import numpy as np
 
-from ._io import atomic_savez
+from ._io import atomic_savez, load_npz
 from ._validation import check_array, check_int, check_nonnegative
 from .backend import get_backend
 
@@ -53,12 +52,13 @@ class MaxRateClassifier:
     # --- state ---------------------------------------------------------------------------
     @property
     def rates(self):
-        """Per-neuron, per-class firing rates ``[*shape, K]``; assigning recomputes the rest."""
+        """Per-neuron, per-class firing rates ``[*shape, K]``; assigning recomputes the rest
+        (NaN or inf is rejected: it would turn every logit into NaN)."""
         return self._rates
 
     @rates.setter
     def rates(self, value):
-        value = check_array("rates", value, dtype=np.float32, finite=False)
+        value = check_array("rates", value, dtype=np.float32)
         if hasattr(self, "_rates") and value.shape != self._rates.shape:
             raise ValueError(f"'rates' must have shape {self._rates.shape}, got {value.shape}")
         self._rates = value.copy()
@@ -102,14 +102,26 @@ class MaxRateClassifier:
         self.rates = state["rates"]
 
     def save(self, path):
-        atomic_savez(path, rates=self._rates, decay=np.array(self.decay))
+        """Write ``rates`` and ``decay`` to ``path`` (``.npz``, atomically; see ``Network.save``)."""
+        atomic_savez(path, kind=np.array("classifier"), rates=self._rates, decay=np.array(self.decay))
 
     @classmethod
     def load(cls, path, device="cpu"):
-        with np.load(os.fspath(path), allow_pickle=False) as data:
-            rates = data["rates"]
-            clf = cls(tuple(rates.shape[:-1]), rates.shape[-1], decay=float(data["decay"]), device=device)
-        clf.rates = rates
+        """Rebuild a classifier saved by ``save``; a file that is not one (corrupted, another
+        kind, NaN/inf rates) raises ValueError naming ``path``."""
+        get_backend(device)  # a bad device is the caller's error, not the file's
+        data = load_npz(path, ("classifier",))
+        try:
+            rates, decay = data["rates"], data["decay"]
+            if rates.ndim < 2 or decay.ndim != 0:
+                raise ValueError(f"'rates' [*shape, K] and a scalar 'decay' expected, got shapes "
+                                 f"{rates.shape} and {decay.shape}")
+            clf = cls(tuple(rates.shape[:-1]), rates.shape[-1], decay=decay.item(), device=device)
+            clf.rates = rates
+        except KeyError as exc:
+            raise ValueError(f"{path!s} has no {exc.args[0]!r} entry") from None
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path!s}: {exc}") from None
         return clf
 
     # --- computation ---------------------------------------------------------------------

@@ -194,6 +194,13 @@ def spike_similar_loss(spikes, labels, kernel_type="linear", loss_type="mse", *a
     Returns
     -------
     loss (float), or (loss, grad) with ``return_grad=True``.
+
+    Notes
+    -----
+    The polynomial kernel ``(x_i . x_j)^d`` with ``d < 1`` has an infinite derivative
+    where ``x_i . x_j = 0`` (for instance for a silent sample). The gradient takes that
+    derivative as 0 there, so a silent sample gets a zero gradient through the kernel
+    instead of NaN.
     """
     check_choice("loss_type", loss_type, SIMILARITY_LOSSES)
     spikes = check_array("spikes", spikes)
@@ -232,10 +239,19 @@ def spike_similar_loss(spikes, labels, kernel_type="linear", loss_type="mse", *a
             extra = -(c / safe)[:, None] * s
         else:
             extra = 0.0
-            h = g * (param * a ** (param - 1) if kernel_type == "polynomial"
+            h = g * (_polynomial_derivative(a, param) if kernel_type == "polynomial"
                      else param * sim_p * (1 - sim_p))
         grad = (h + h.T) @ s + extra
     return loss, grad.reshape(spikes.shape).astype(dtype)
+
+
+def _polynomial_derivative(a, d):
+    """``d a^(d-1)``, defined as 0 where ``a = 0`` and ``d < 1`` (infinite there)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = d * a ** (d - 1)
+    if d < 1:
+        out[a == 0] = 0.0
+    return out
 
 
 def set_threshold_margin(output_layer, label_one_hot, eval_threshold=1.0, threshold0=0.9, threshold1=1.1):

@@ -18,6 +18,8 @@ import numpy as np
 from ._validation import check_array, check_choice, check_positive
 
 PARAMS = ("weight", "bias", "delay")
+#: Names accepted for ``batch_reduction``; each is called as ``f(array, axis)``.
+REDUCTIONS = {"mean": np.mean, "sum": np.sum, "max": np.max, "min": np.min, "median": np.median}
 
 
 class SpikeRateMonitor:
@@ -110,6 +112,29 @@ def _check_target(target, name="target"):
     return float(t) if t.ndim == 0 else t
 
 
+def _check_target_fits(target, n, unit, batch=None):
+    """ValueError naming 'target' unless it is a scalar, ``[N]`` or ``[B or 1, N]`` (N
+    or 1 for the ``n`` neurons; ``batch``, when known, for B)."""
+    shape = np.shape(target)
+    fits = len(shape) <= 2 and (not shape or shape[-1] in (1, n))
+    if len(shape) == 2 and batch is not None:
+        fits = fits and shape[0] in (1, batch)
+    if not fits:
+        batch_size = "B" if batch is None else batch
+        raise ValueError(f"'target' of shape {shape} does not fit unit {unit!r}: expected a scalar, "
+                         f"[{n}] or [1 or {batch_size}, {n}]")
+
+
+def _check_reduction(value):
+    """``batch_reduction``: a callable, or one of the names in ``REDUCTIONS``."""
+    if isinstance(value, str):
+        return REDUCTIONS[check_choice("batch_reduction", value, tuple(REDUCTIONS))]
+    if not callable(value):
+        raise TypeError(f"'batch_reduction' must be a callable or one of {', '.join(map(repr, REDUCTIONS))}, "
+                        f"got {type(value).__name__}")
+    return value
+
+
 class LinearHomeostasis:
     """Linear homeostatic regulation of weights, biases or delays (module docstring).
 
@@ -121,15 +146,16 @@ class LinearHomeostasis:
         Default target rate ``r*`` in spikes per step (see ``SpikeRateMonitor``); when None
         it must be given at registration or on each ``step``.
     param : {'weight', 'bias', 'delay'} (case-insensitive)
-    batch_reduction : callable ``(array, axis) -> array``, optional
-        Reduces each update part over the batch; ``numpy.mean`` by default.
+    batch_reduction : callable ``(array, axis) -> array`` or str, optional
+        Reduces each update part over the batch; ``numpy.mean`` by default. The names
+        'mean', 'sum', 'max', 'min' and 'median' stand for the NumPy functions.
     """
 
     def __init__(self, plasticity, target, param, batch_reduction=None):
         self.plasticity = float(plasticity)
         self.target = None if target is None else _check_target(target)
         self.param = check_choice("param", str(param).lower(), PARAMS)
-        self.batch_reduction = batch_reduction or np.mean
+        self.batch_reduction = np.mean if batch_reduction is None else _check_reduction(batch_reduction)
         self.training = True
         self.units = {}
 
@@ -144,8 +170,9 @@ class LinearHomeostasis:
                  batch_reduction=None, bound=None, lower=None, upper=None, mu=1.0):
         """Regulate ``connection`` (a ``Dense``) from the spike rate of ``neuron`` (a ``LIF``).
 
-        Keyword arguments override the defaults for this pair only. ``target`` may be a
-        per-neuron array ``[N]`` or ``[B or 1, N]``. ``bound``, ``lower``, ``upper``, ``mu``
+        Keyword arguments override the defaults for this pair only. ``target`` (here or
+        the constructor's) must be a scalar, ``[N]`` or ``[B or 1, N]`` for the
+        connection's N = ``n_out`` neurons (ValueError otherwise). ``bound``, ``lower``, ``upper``, ``mu``
         configure the parameter's ``ParameterUpdater``; delays are always kept within
         ``[0, max_delay]``.
         """
@@ -156,11 +183,13 @@ class LinearHomeostasis:
             raise ValueError("param 'bias' needs a connection with a bias (Dense(..., bias=True))")
         if param == "delay" and "delay" not in connection.buffers:
             raise ValueError("param 'delay' needs a connection with delays (Dense(..., delay=...))")
+        target = self.target if target is None else _check_target(target)
+        _check_target_fits(target, connection.n_out, name)  # the batch size is known only at step()
         self.units[name] = {
             "connection": connection, "neuron": neuron, "param": param,
             "plasticity": float(plasticity if plasticity is not None else self.plasticity),
-            "target": self.target if target is None else _check_target(target),
-            "batch_reduction": batch_reduction or self.batch_reduction,
+            "target": target,
+            "batch_reduction": self.batch_reduction if batch_reduction is None else _check_reduction(batch_reduction),
             "updater": ParameterUpdater(bound, lower, upper, mu),
             "monitor": SpikeRateMonitor(neuron),
         }
@@ -184,7 +213,9 @@ class LinearHomeostasis:
             if rate_target is None:
                 raise RuntimeError(f"no target rate for unit {name!r}: give one to the constructor, "
                                    "register() or step()")
-            k = (rate_target - unit["monitor"].peek()) / rate_target            # [B, N]
+            rate = unit["monitor"].peek()
+            _check_target_fits(rate_target, rate.shape[1], name, batch=rate.shape[0])
+            k = (rate_target - rate) / rate_target            # [B, N]
             k = k * (-unit["plasticity"] if unit["param"] == "delay" else unit["plasticity"])
             reduce = unit["batch_reduction"]
             unit["updater"].accumulate(reduce(np.maximum(k, 0.0), 0), reduce(np.maximum(-k, 0.0), 0))

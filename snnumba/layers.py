@@ -19,7 +19,13 @@ class Layer:
     Subclasses set ``params`` (trainable arrays), ``buffers`` (saved, not trained) and
     implement ``forward``, ``backward`` and ``config`` (the keyword arguments that rebuild
     the layer, for ``Network.save``).
+
+    ``n_in`` and ``n_out`` are the input and output sizes, or None for a layer that takes
+    any size and keeps it (the neuron layers); ``Network`` checks adjacent sizes with them.
     """
+
+    n_in = None
+    n_out = None
 
     def __init__(self, dtype=np.float32):
         self.dtype = check_float_dtype("dtype", dtype)
@@ -76,10 +82,11 @@ class Layer:
 
 
 def dale_signs(n_in, n_out, ie_ratio):
-    """The seed's fixed Dale's-law sign mask: the first round(ie_ratio * n_in) input rows
-    are inhibitory (-1), the rest excitatory (+1)."""
+    """The seed's fixed Dale's-law sign mask: the first ``int(ie_ratio * n_in)`` input rows
+    (the product truncated, as the seed's ``torch.arange(ie_ratio * n_in, dtype=int)``
+    does) are inhibitory (-1), the rest excitatory (+1)."""
     sign = np.ones((n_in, n_out))
-    sign[: int(round(ie_ratio * n_in))] = -1.0
+    sign[: int(ie_ratio * n_in)] = -1.0
     return sign
 
 
@@ -94,7 +101,7 @@ class Dense(Layer):
         Add a trainable bias of shape ``[n_out]``.
     dales_law : bool
         Use the effective weight ``|W| * sign`` with a fixed sign mask whose first
-        ``round(ie_ratio * n_in)`` rows are inhibitory, as the seed does.
+        ``int(ie_ratio * n_in)`` rows (truncated, as in the seed) are inhibitory.
     ie_ratio : float in [0, 1]
         Inhibitory fraction of the inputs under Dale's law.
     init_bound : float, optional

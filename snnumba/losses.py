@@ -31,8 +31,16 @@ def softmax_nll(logits, labels):
     """Mean negative log-likelihood of ``labels`` under ``softmax(logits[B, C])``.
 
     Returns ``(loss, dloss/dlogits)``; the gradient is ``(softmax - onehot) / B``.
+    ``logits`` must be finite, with at least one sample and one class.
     """
-    logits = np.asarray(logits, dtype=np.float64)
+    logits = check_array("logits", logits, ndim=2)
+    if 0 in logits.shape:
+        raise ValueError(f"'logits' must have at least one sample and one class, got shape {logits.shape}")
+    return _softmax_nll(logits.astype(np.float64), labels)
+
+
+def _softmax_nll(logits, labels):
+    """``softmax_nll`` of float64 logits [B >= 1, C >= 1] already checked."""
     B, C = logits.shape
     labels = _check_labels(labels, B, C)
     shifted = logits - logits.max(axis=1, keepdims=True)
@@ -45,7 +53,7 @@ def softmax_nll(logits, labels):
 
 def _time_sum_loss(output, labels, scale):
     """softmax_nll of ``scale * sum_t output[t]`` and its gradient broadcast over time."""
-    loss, grad_m = softmax_nll(scale * output.sum(axis=0, dtype=np.float64), labels)
+    loss, grad_m = _softmax_nll(scale * output.sum(axis=0, dtype=np.float64), labels)
     grad = np.broadcast_to(scale * grad_m, output.shape).astype(output.dtype)
     return loss, grad
 

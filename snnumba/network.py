@@ -1,12 +1,11 @@
 """``Network``: an ordered stack of layers with one forward, one backward, and saving."""
 import json
-import os
 
 import numpy as np
 
-from ._io import atomic_savez
+from ._io import atomic_savez, load_npz, read_json
 from ._threads import compute_threads
-from ._validation import check_float_dtype
+from ._validation import check_array, check_float_dtype
 from .backend import get_backend
 from .layers import Dense, Layer
 from .neurons import IF, LIF, LeakyReadout
@@ -22,6 +21,8 @@ class Network:
     Parameters
     ----------
     layers : sequence of Layer
+        Adjacent sizes must agree: a ``Dense`` layer's ``n_in`` equals the ``n_out`` of the
+        nearest ``Dense`` before it (neuron layers keep the size they are given).
     device : {'cpu', 'cuda'}
         Where parameters, activations and gradients live. On 'cuda' they stay on the
         GPU for the whole forward and backward pass.
@@ -41,6 +42,7 @@ class Network:
         layers = list(layers)
         if not layers or not all(isinstance(layer, Layer) for layer in layers):
             raise TypeError("'layers' must be a non-empty sequence of snnumba layers")
+        _check_sizes(layers)
         self.layers = layers
         self.dtype = check_float_dtype("dtype", dtype)
         self.backend = get_backend(device)
@@ -73,13 +75,20 @@ class Network:
 
         ``grad_v`` is an optional dL/dv on the recorded membrane of a spiking last layer
         (for losses on the membrane, such as ``losses.stca_loss``).
+
+        Host arrays with NaN, inf or complex values are rejected (they would reach the
+        weights at the next optimizer step); arrays already on the GPU are taken as given.
         """
+        grad = self._check_grad("grad_out", grad_out)
         last = len(self.layers) - 1
-        membrane = {} if grad_v is None else {"grad_v": grad_v}  # only spiking layers take it
-        grad = grad_out
+        # only spiking layers take grad_v
+        membrane = {} if grad_v is None else {"grad_v": self._check_grad("grad_v", grad_v)}
         with compute_threads():
             for i in range(last, -1, -1):
                 grad = self.layers[i].backward(grad, need_input_grad=i > 0, **(membrane if i == last else {}))
+
+    def _check_grad(self, name, grad):
+        return grad if self.backend.is_device_array(grad) else check_array(name, grad)
 
     def reset(self):
         """Return every layer to rest (clears state and recorded traces)."""
@@ -118,54 +127,94 @@ class Network:
                 for store in (layer.params, layer.buffers) for name, a in store.items()}
 
     def load_state_dict(self, state):
-        """Copy arrays from ``state_dict()`` output back in (shapes must match)."""
+        """Copy arrays from ``state_dict()`` output back in.
+
+        Every entry is checked before any is copied (present, real, finite, of the right
+        shape; errors name the key), so a bad state leaves the network unchanged.
+        """
+        checked = []
         for i, layer in enumerate(self.layers):
             for store in (layer.params, layer.buffers):
                 for name, a in store.items():
                     key = f"{i}.{name}"
                     if key not in state:
                         raise KeyError(f"state has no entry {key!r}")
-                    value = np.asarray(state[key])
+                    value = check_array(key, state[key])
                     if value.shape != tuple(a.shape):
                         raise ValueError(f"{key!r}: shape {value.shape} does not match {tuple(a.shape)}")
-                    self.backend.copy_into(a, value.astype(self.dtype))
+                    checked.append((a, value))
+        for a, value in checked:
+            self.backend.copy_into(a, value.astype(self.dtype))
 
     # --- saving ----------------------------------------------------------------------
     def to_arrays(self):
         """Architecture (a JSON string under 'meta') and parameters, as savez arrays."""
         spec = [{"type": type(layer).__name__, "config": layer.config()} for layer in self.layers]
         meta = json.dumps({"format_version": FORMAT_VERSION, "dtype": self.dtype.name, "layers": spec})
-        return dict(meta=np.array(meta), **{f"param:{k}": v for k, v in self.state_dict().items()})
+        return dict(kind=np.array("network"), meta=np.array(meta),
+                    **{f"param:{k}": v for k, v in self.state_dict().items()})
 
     def save(self, path):
         """Write the architecture and parameters to ``path`` (``.npz``).
 
-        The file is written beside the target and renamed into place, so an existing
-        file is never left half-written.
+        The file is first written to ``<path>.tmp-<8 hex digits>`` beside the target and
+        then renamed into place, so an existing file is never left half-written; only a
+        process killed mid-save leaves such a temporary behind (safe to delete). The file
+        gets the permissions ``np.savez`` would give it.
         """
         atomic_savez(path, **self.to_arrays())
 
     @classmethod
     def load(cls, path, device="cpu"):
-        """Rebuild a network saved by ``save``."""
-        with np.load(os.fspath(path), allow_pickle=False) as data:
-            return cls.from_arrays(data, device, str(path))
+        """Rebuild a network saved by ``save`` (or the network in a ``Trainer`` checkpoint).
+
+        A file that is not such an ``.npz`` (corrupted, truncated, another kind, bad
+        metadata, NaN/inf parameters) raises ValueError naming ``path``.
+        """
+        return cls.from_arrays(load_npz(path, ("network", "checkpoint")), device, str(path))
 
     @classmethod
     def from_arrays(cls, data, device="cpu", source="the arrays"):
-        """Rebuild a network from ``to_arrays`` output (or an open ``.npz``)."""
+        """Rebuild a network from ``to_arrays`` output (or an open ``.npz``); errors in
+        the data raise ValueError naming ``source``."""
+        get_backend(device)  # a bad device is the caller's error, not the data's
         if "meta" not in data:
             raise ValueError(f"{source} is not an snnumba network file (no 'meta' entry)")
-        meta = json.loads(str(data["meta"]))
-        if meta.get("format_version", 0) > FORMAT_VERSION:
-            raise ValueError(f"{source} has format version {meta['format_version']}; this "
-                             f"snnumba reads up to {FORMAT_VERSION}")
-        state = {k[len("param:"):]: np.asarray(data[k]) for k in data if k.startswith("param:")}
+        meta = read_json(data, "meta", source)
+        version = meta.get("format_version", 0)
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise ValueError(f"{source} has format version {version!r}; this snnumba reads up to {FORMAT_VERSION}")
+        if not isinstance(meta.get("dtype"), str):
+            raise ValueError(f"{source}: metadata has no 'dtype' string")
+        spec = meta.get("layers")
+        if not isinstance(spec, list) or not all(isinstance(e, dict) and isinstance(e.get("config"), dict)
+                                                 for e in spec):
+            raise ValueError(f"{source}: metadata has no valid 'layers' list of {{'type', 'config'}} entries")
         layers = []
-        for entry in meta["layers"]:
-            if entry["type"] not in LAYER_TYPES:
-                raise ValueError(f"unknown layer type {entry['type']!r} in {source}")
-            layers.append(LAYER_TYPES[entry["type"]](**entry["config"]))
-        net = cls(layers, device=device, dtype=meta["dtype"])
-        net.load_state_dict(state)
+        for i, entry in enumerate(spec):
+            if entry.get("type") not in LAYER_TYPES:
+                raise ValueError(f"{source}: unknown layer type {entry.get('type')!r}")
+            try:
+                layers.append(LAYER_TYPES[entry["type"]](**entry["config"]))
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{source}: layer {i} ({entry['type']}): {exc}") from None
+        state = {k[len("param:"):]: data[k] for k in data if k.startswith("param:")}
+        try:
+            net = cls(layers, device=device, dtype=meta["dtype"])
+            net.load_state_dict(state)
+        except KeyError as exc:  # load_state_dict's missing parameter
+            raise ValueError(f"{source}: {exc.args[0]}") from None
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{source}: {exc}") from None
         return net
+
+
+def _check_sizes(layers):
+    """Each layer with an input size must get it from the nearest sized layer before it."""
+    size, source = None, None
+    for i, layer in enumerate(layers):
+        if layer.n_in is not None and size is not None and layer.n_in != size:
+            raise ValueError(f"layer {i} ({type(layer).__name__}) takes {layer.n_in} inputs but layer "
+                             f"{source} ({type(layers[source]).__name__}) gives {size} outputs")
+        if layer.n_out is not None:
+            size, source = layer.n_out, i

@@ -1,12 +1,11 @@
 """``Trainer``: epochs of mini-batch BPTT with validation, early stopping and best weights."""
 import json
-import os
 import time
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from ._io import atomic_savez
+from ._io import atomic_savez, load_npz, read_json
 from ._validation import check_array, check_int
 from .losses import readout_nll
 from .network import Network
@@ -141,30 +140,39 @@ class Trainer:
 
     def save_checkpoint(self, path, history=None, rng=None):
         """Write network, optimizer moments, ``history`` and ``rng``'s state to one ``.npz``
-        (atomically), so that training can resume exactly where it stopped."""
+        (atomically, see ``Network.save``), so that training can resume exactly where it
+        stopped."""
         arrays = self.network.to_arrays()
         arrays.update({f"optim:{k}": v for k, v in self.optimizer.state_dict().items()})
         extra = {"history": history, "rng": None if rng is None else rng.bit_generator.state}
         arrays["checkpoint"] = np.array(json.dumps(extra))
+        arrays["kind"] = np.array("checkpoint")
         atomic_savez(path, **arrays)
 
     def load_checkpoint(self, path):
         """Restore what ``save_checkpoint`` wrote into this trainer's network and optimizer.
 
         Returns ``(history, rng)``; ``rng`` is a Generator continuing the saved stream (or
-        None when none was saved).
+        None when none was saved). A file that is not such a checkpoint (corrupted, another
+        kind, bad metadata, NaN/inf values, another architecture) raises ValueError naming
+        ``path``.
         """
-        with np.load(os.fspath(path), allow_pickle=False) as data:
-            if "checkpoint" not in data.files:
-                raise ValueError(f"{path!s} is not an snnumba checkpoint (no 'checkpoint' entry)")
-            saved = Network.from_arrays(data, source=str(path))
-            if [type(a) for a in saved.layers] != [type(b) for b in self.network.layers]:
-                raise ValueError(f"{path!s} holds a different architecture than this trainer's network")
-            self.network.load_state_dict(saved.state_dict())
-            self.optimizer.load_state_dict({k[len("optim:"):]: data[k] for k in data.files if k.startswith("optim:")})
-            extra = json.loads(str(data["checkpoint"]))
+        data = load_npz(path, ("checkpoint",))
+        extra = read_json(data, "checkpoint", path)
+        saved = Network.from_arrays(data, source=str(path))
+        if [type(a) for a in saved.layers] != [type(b) for b in self.network.layers]:
+            raise ValueError(f"{path!s} holds a different architecture than this trainer's network")
         rng = None
-        if extra["rng"] is not None:
-            rng = np.random.default_rng()
-            rng.bit_generator.state = extra["rng"]
-        return extra["history"], rng
+        before = self.network.state_dict()  # put back if the optimizer's part is bad
+        try:
+            if extra.get("rng") is not None:
+                rng = np.random.default_rng()
+                rng.bit_generator.state = extra["rng"]
+            optim_state = {k[len("optim:"):]: data[k] for k in data if k.startswith("optim:")}
+            self.network.load_state_dict(saved.state_dict())
+            self.optimizer.load_state_dict(optim_state)
+        except (KeyError, TypeError, ValueError) as exc:
+            self.network.load_state_dict(before)
+            what = f"missing {exc.args[0]!r}" if isinstance(exc, KeyError) else exc
+            raise ValueError(f"{path!s}: {what}") from None
+        return extra.get("history"), rng
