@@ -129,15 +129,20 @@ class SoundLocalizationData:
 
 
 def build_network(hidden=30, tau=5e-3, dales_law=False, ie_ratio=0.5, surrogate="sigmoid",
-                  beta=None, config=None, rng=None, device="cpu", dtype=np.float32):
-    """The seed's network: Dense -> LIF hidden layer -> Dense -> leaky readout."""
+                  slope=None, config=None, rng=None, device="cpu", dtype=np.float32, *, beta=None):
+    """The seed's network: Dense -> LIF hidden layer -> Dense -> leaky readout.
+
+    ``slope`` is the surrogate's steepness (``beta`` is its deprecated alias).
+    """
     from ..layers import Dense
     from ..network import Network
     from ..neurons import LIF, LeakyReadout
+    from ..surrogate import slope_argument
+    slope, _ = slope_argument(slope, beta)
     cfg = config or StimulusConfig()
     rng = np.random.default_rng(rng)
     layers = [Dense(cfg.n_inputs, hidden, dales_law=dales_law, ie_ratio=ie_ratio, rng=rng),
-              LIF(tau=tau, threshold=1.0, dt=cfg.dt, surrogate=surrogate, beta=beta),
+              LIF(tau=tau, threshold=1.0, dt=cfg.dt, surrogate=surrogate, slope=slope),
               Dense(hidden, cfg.num_classes, dales_law=dales_law, ie_ratio=ie_ratio, rng=rng),
               LeakyReadout(tau=tau, dt=cfg.dt)]
     return Network(layers, device=device, dtype=dtype)
