@@ -3,7 +3,9 @@
 State lives in NumPy arrays (or ``numba.cuda`` device arrays); time loops and
 backprop-through-time are Numba kernels with CUDA twins; gradients are derived by hand.
 """
+from . import encoding
 from .backend import DEVICES, get_backend
+from .encoding import delta_encode, latency_encode, rate_encode
 from .layers import Dense, Layer
 from .losses import mse, readout_nll, softmax_nll, spike_count_cross_entropy
 from .network import Network
@@ -17,4 +19,5 @@ __all__ = [
     "DEVICES", "get_backend", "Layer", "Dense", "LIF", "IF", "LeakyReadout", "LIFParams",
     "Network", "Adam", "SGD", "Trainer", "ArrayData",
     "readout_nll", "spike_count_cross_entropy", "mse", "softmax_nll",
+    "encoding", "rate_encode", "latency_encode", "delta_encode",
 ]

@@ -1,12 +1,66 @@
-"""The ``snnumba`` command."""
+"""The ``snnumba`` command: train (``sound-localization``) and evaluate (``evaluate``) the
+sound-localization task.
+
+Every argument is checked before any work starts (numbers as usage errors, output folders,
+the network to load), so a run never loses its training to a late error.
+"""
 import argparse
 import json
+import math
+import os
 import sys
 import time
+import zipfile
+from types import SimpleNamespace
 
 import numpy as np
 
 from .backend import DEVICES, get_backend
+from .surrogate import SURROGATES
+
+#: architecture options of a fresh network, with their defaults (None: the layer's default)
+ARCHITECTURE = {"hidden": 30, "tau": 5e-3, "surrogate": "sigmoid", "slope": None, "dales_law": False}
+
+
+# --- argument types: a bad number is a usage error that names the option --------------
+def _number(text, kind):
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+
+
+def positive_int(text):
+    value = _number(text, int)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def nonnegative_int(text):
+    value = _number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def positive_float(text):
+    value = _number(text, float)
+    if not (0 < value < math.inf):
+        raise argparse.ArgumentTypeError(f"must be positive and finite, got {text}")
+    return value
+
+
+# --- parsers ------------------------------------------------------------------------------
+def _data_options(p, what):
+    """Options that fix the data (the same for training and evaluation)."""
+    p.add_argument("--seed", type=nonnegative_int, default=0,
+                   help=f"random seed (default 0); data sets are a function of it, so give {what}")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="batch size (default 64)")
+    p.add_argument("--train-batches", type=positive_int, default=64, help="training batches per epoch (default 64)")
+    p.add_argument("--test-batches", type=positive_int, default=32, help="test batches (default 32)")
+    p.add_argument("--device", default="cpu", choices=DEVICES, help="cpu (default) or cuda")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object on the last line")
 
 
 def _sound_localization_parser(sub):
@@ -15,31 +69,62 @@ def _sound_localization_parser(sub):
         help="train the seed's IPD sound-localization SNN (surrogate-gradient BPTT)",
         description="Train an LIF network to classify interaural phase differences into 12 "
                     "classes; defaults reproduce the seed tutorial's configuration.")
-    p.add_argument("--epochs", type=int, default=150, help="maximum epochs (default 150; early stopping applies)")
-    p.add_argument("--hidden", type=int, default=30, help="hidden LIF neurons (default 30)")
-    p.add_argument("--lr", type=float, default=0.005, help="Adam learning rate (default 0.005)")
-    p.add_argument("--batch-size", type=int, default=64, help="batch size (default 64)")
-    p.add_argument("--train-batches", type=int, default=64, help="training batches per epoch (default 64)")
-    p.add_argument("--test-batches", type=int, default=32, help="test batches (default 32)")
-    p.add_argument("--tau", type=float, default=5e-3, help="membrane time constant in seconds (default 0.005)")
-    p.add_argument("--surrogate", default="sigmoid",
-                   choices=("sigmoid", "fast_sigmoid", "arctan", "triangle"), help="surrogate derivative")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--dales-law", action="store_true", help="sign-constrained weights (ie ratio 0.5)")
+    p.add_argument("--epochs", type=positive_int, default=150,
+                   help="maximum epochs (default 150; early stopping applies)")
+    p.add_argument("--hidden", type=positive_int, help="hidden LIF neurons (default 30)")
+    p.add_argument("--lr", type=positive_float, default=0.005, help="Adam learning rate (default 0.005)")
+    p.add_argument("--tau", type=positive_float, help="membrane time constant in seconds (default 0.005)")
+    p.add_argument("--surrogate", choices=SURROGATES, help="surrogate derivative (default sigmoid)")
+    p.add_argument("--slope", type=positive_float, help="surrogate steepness (default per surrogate; sigmoid 5)")
+    p.add_argument("--dales-law", action="store_true", default=None, help="sign-constrained weights (ie ratio 0.5)")
     p.add_argument("--no-early-stopping", action="store_true", help="always run --epochs epochs")
-    p.add_argument("--device", default="cpu", choices=DEVICES, help="cpu (default) or cuda")
+    p.add_argument("--load", metavar="NET.npz",
+                   help="continue training a saved network (its architecture; fresh optimizer moments)")
     p.add_argument("--save", metavar="PATH", help="save the trained network (.npz)")
     p.add_argument("--plot", metavar="PNG", help="save loss curves and the confusion matrix (needs matplotlib)")
-    p.add_argument("--json", action="store_true", help="print the summary as one JSON object on the last line")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(run=run_sound_localization)
+    _data_options(p, "the same --seed and sizes to 'snnumba evaluate'")
+    p.set_defaults(run=run_sound_localization, check=_check_training, parser=p)
 
 
-def run_sound_localization(args):
-    from .optim import Adam
-    from .tasks import sound_localization as sl
-    from .training import Trainer
+def _evaluate_parser(sub):
+    p = sub.add_parser(
+        "evaluate", help="test a saved sound-localization network",
+        description="Print the train and test accuracy and absolute IPD error of a network saved "
+                    "by 'snnumba sound-localization --save'. With the same --seed, --batch-size, "
+                    "--train-batches and --test-batches as the training run, the data and the "
+                    "numbers are the ones that run printed.")
+    p.add_argument("path", metavar="NET.npz", help="a network saved with --save or Network.save")
+    _data_options(p, "the training run's --seed and sizes")
+    p.set_defaults(run=run_evaluate, check=_check_evaluation, parser=p, plot=None, save=None)
 
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="snnumba", description="Spiking neural networks in NumPy at compiled speed.")
+    sub = parser.add_subparsers(title="commands")
+    _sound_localization_parser(sub)
+    _evaluate_parser(sub)
+    return parser
+
+
+# --- checks before any work ---------------------------------------------------------------
+def _check_output(parser, option, path):
+    """Fail now, not after training, if ``path`` cannot be written."""
+    if path is None:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        parser.error(f"{option} {path!r} is a folder; give a file name")
+    if not os.path.isdir(folder):
+        parser.error(f"{option} {path!r}: the folder {folder!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        parser.error(f"{option} {path!r}: the folder {folder!r} is not writable")
+
+
+def _check_common(args):
+    p = args.parser
+    _check_output(p, "--save", args.save)
+    _check_output(p, "--plot", args.plot)
     if args.plot:
         try:
             import matplotlib
@@ -51,47 +136,147 @@ def run_sound_localization(args):
         get_backend(args.device)
     except (ImportError, RuntimeError) as exc:  # no numba-cuda, or no GPU
         sys.exit(f"snnumba: {exc}")
-    log = sys.stderr if args.json else sys.stdout
-    root = np.random.SeedSequence(args.seed)
-    weights_rng, train_rng, val_rng, test_rng, loop_rng, eval_rng = (np.random.default_rng(s) for s in root.spawn(6))
+
+
+def _load_network(args, option, path):
+    """The saved network, checked against the task; a usage error naming ``option`` if not."""
+    from .network import Network
+    from .tasks import sound_localization as sl
+    try:
+        net = Network.load(path, device=args.device)
+        sl.check_network(net)
+    except (OSError, ValueError, TypeError, KeyError, zipfile.BadZipFile) as exc:
+        args.parser.error(f"{option} {path!r}: {exc}")
+    return net
+
+
+def _check_training(args):
+    _check_common(args)
+    if args.load is None:
+        for name, default in ARCHITECTURE.items():
+            if getattr(args, name) is None:
+                setattr(args, name, default)
+        args.network = None
+        return
+    args.network = _load_network(args, "--load", args.load)
+    hidden = args.network.layers[0].n_out
+    if args.hidden is not None and args.hidden != hidden:
+        args.parser.error(f"--hidden {args.hidden} does not match the {hidden} hidden neurons of {args.load!r}")
+    given = [name for name in ARCHITECTURE if name != "hidden" and getattr(args, name) is not None]
+    if given:
+        args.parser.error(f"--{given[0].replace('_', '-')} cannot be combined with --load: the loaded "
+                          f"network keeps its own")
+    args.hidden = hidden
+
+
+def _check_evaluation(args):
+    _check_common(args)
+    args.network = _load_network(args, "NET.npz", args.path)
+
+
+# --- shared by both commands --------------------------------------------------------------
+def _data(args):
+    """The run's data sets and generators, all drawn from one SeedSequence(--seed), so that
+    ``evaluate`` rebuilds exactly the sets a training run with the same options used."""
+    from .tasks import sound_localization as sl
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(args.seed).spawn(6)]
     n_train = args.batch_size * args.train_batches
-    train = sl.SoundLocalizationData(n_train, train_rng, device=args.device)
-    val = sl.SoundLocalizationData(n_train, val_rng, device=args.device)
-    test = sl.SoundLocalizationData(args.batch_size * args.test_batches, test_rng, device=args.device)
-    net = sl.build_network(hidden=args.hidden, tau=args.tau, dales_law=args.dales_law,
-                           surrogate=args.surrogate, rng=weights_rng, device=args.device)
-    trainer = Trainer(net, Adam(net, lr=args.lr), progress=not (args.quiet or args.json))
+    return SimpleNamespace(
+        weights_rng=rngs[0], loop_rng=rngs[4], eval_rng=rngs[5],
+        train=sl.SoundLocalizationData(n_train, rngs[1], device=args.device),
+        val=sl.SoundLocalizationData(n_train, rngs[2], device=args.device),
+        test=sl.SoundLocalizationData(args.batch_size * args.test_batches, rngs[3], device=args.device))
 
-    print("compiling kernels (first run only; later runs load them from the cache)...", file=log, flush=True)
-    start = time.perf_counter()
-    # one step of a throwaway copy compiles (or loads) every kernel the training uses
-    scratch = sl.build_network(hidden=args.hidden, tau=args.tau, dales_law=args.dales_law,
-                               surrogate=args.surrogate, rng=0, device=args.device)
-    Trainer(scratch, Adam(scratch, lr=args.lr), progress=False).train_epoch(
-        sl.SoundLocalizationData(2, 0, device=args.device), 2, np.random.default_rng(0))
-    compile_seconds = time.perf_counter() - start
 
-    start = time.perf_counter()
-    history = trainer.fit(train, val, epochs=args.epochs, batch_size=args.batch_size, rng=loop_rng,
-                          early_stopping=not args.no_early_stopping)
-    train_seconds = time.perf_counter() - start
-    tr = sl.evaluate(net, train, eval_rng, args.batch_size)
-    te = sl.evaluate(net, test, eval_rng, args.batch_size)
-    summary = {
-        "test_accuracy": 100 * te["accuracy"], "test_error_deg": te["error_deg"],
-        "train_accuracy": 100 * tr["accuracy"], "train_error_deg": tr["error_deg"],
-        "chance_accuracy": 100 / train.config.num_classes,
-        "epochs": len(history["loss"]), "best_epoch": history["best_epoch"],
-        "stopped_early": history["stopped_early"], "train_seconds": train_seconds,
-        "epoch_seconds_median": float(np.median(history["epoch_seconds"])),
-        "compile_seconds": compile_seconds, "device": args.device, "seed": args.seed,
-        "hidden": args.hidden, "dales_law": args.dales_law,
-    }
-    print(f"\nepochs run: {summary['epochs']} (best validation loss at epoch {history['best_epoch']}"
-          f"{', stopped early' if history['stopped_early'] else ''})", file=log)
+def _score(net, data, args, log):
+    """Evaluate on the train then the test set (in that order: they share ``eval_rng``),
+    print the accuracy lines and return the summary entries and the test result."""
+    from .tasks import sound_localization as sl
+    tr = sl.evaluate(net, data.train, data.eval_rng, args.batch_size)
+    te = sl.evaluate(net, data.test, data.eval_rng, args.batch_size)
+    summary = {"test_accuracy": 100 * te["accuracy"], "test_error_deg": te["error_deg"],
+               "train_accuracy": 100 * tr["accuracy"], "train_error_deg": tr["error_deg"],
+               "chance_accuracy": 100 / data.train.config.num_classes}
     print(f"chance accuracy level: {summary['chance_accuracy']:.1f}%", file=log)
     print(f"train accuracy: {summary['train_accuracy']:.1f}%   absolute error: {tr['error_deg']:.1f} deg", file=log)
     print(f"test accuracy:  {summary['test_accuracy']:.1f}%   absolute error: {te['error_deg']:.1f} deg", file=log)
+    return summary, te
+
+
+def kernel_cache_counts():
+    """(hits, misses) of Numba's on-disk cache summed over the CPU kernels loaded so far."""
+    from numba.core.dispatcher import Dispatcher
+    seen, hits, misses = set(), 0, 0
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("snnumba.kernels.cpu"):
+            continue
+        for obj in vars(module).values():
+            if isinstance(obj, Dispatcher) and id(obj) not in seen:
+                seen.add(id(obj))
+                hits += sum(obj.stats.cache_hits.values())
+                misses += sum(obj.stats.cache_misses.values())
+    return hits, misses
+
+
+def _prepare_kernels(device, warm_up, log):
+    """Run ``warm_up`` (which calls every kernel the command needs) and say whether the
+    kernels were compiled or loaded from Numba's cache. Returns (seconds, what happened)."""
+    print("preparing kernels...", file=log, flush=True)
+    hits0, misses0 = kernel_cache_counts()
+    start = time.perf_counter()
+    warm_up()
+    seconds = time.perf_counter() - start
+    hits, misses = (a - b for a, b in zip(kernel_cache_counts(), (hits0, misses0)))
+    if device == "cuda":  # CUDA kernels are not cached on disk
+        status, message = "compiled", f"compiled CUDA kernels in {seconds:.1f} s (they compile again on every run)"
+    elif misses:
+        status, message = "compiled", f"compiled kernels in {seconds:.1f} s (cached for later runs)"
+    elif hits:
+        status, message = "loaded", f"loaded cached kernels in {seconds:.1f} s"
+    else:
+        status, message = "in memory", f"kernels already loaded ({seconds:.1f} s)"
+    print(message, file=log, flush=True)
+    return seconds, status
+
+
+# --- the commands ---------------------------------------------------------------------------
+def run_sound_localization(args):
+    from .network import Network
+    from .optim import Adam
+    from .tasks import sound_localization as sl
+    from .training import Trainer
+
+    log = sys.stderr if args.json else sys.stdout
+    data = _data(args)
+    if args.network is not None:
+        net = args.network
+        print(f"continuing training of {args.load} ({args.hidden} hidden neurons)", file=log)
+    else:
+        net = sl.build_network(hidden=args.hidden, tau=args.tau, dales_law=args.dales_law,
+                               surrogate=args.surrogate, slope=args.slope, rng=data.weights_rng,
+                               device=args.device)
+    trainer = Trainer(net, Adam(net, lr=args.lr), progress=not (args.quiet or args.json))
+
+    def warm_up():  # one step of a throwaway copy compiles (or loads) every kernel training uses
+        scratch = Network.from_arrays(net.to_arrays(), device=args.device)
+        Trainer(scratch, Adam(scratch, lr=args.lr), progress=False).train_epoch(
+            sl.SoundLocalizationData(2, 0, device=args.device), 2, np.random.default_rng(0))
+    compile_seconds, kernels = _prepare_kernels(args.device, warm_up, log)
+
+    start = time.perf_counter()
+    history = trainer.fit(data.train, data.val, epochs=args.epochs, batch_size=args.batch_size,
+                          rng=data.loop_rng, early_stopping=not args.no_early_stopping)
+    train_seconds = time.perf_counter() - start
+    print(f"\nepochs run: {len(history['loss'])} (best validation loss at epoch {history['best_epoch']}"
+          f"{', stopped early' if history['stopped_early'] else ''})", file=log)
+    scores, te = _score(net, data, args, log)
+    summary = {
+        **scores, "epochs": len(history["loss"]), "best_epoch": history["best_epoch"],
+        "stopped_early": history["stopped_early"], "train_seconds": train_seconds,
+        "epoch_seconds_median": float(np.median(history["epoch_seconds"])),
+        "compile_seconds": compile_seconds, "kernels": kernels, "device": args.device, "seed": args.seed,
+        "hidden": args.hidden, "dales_law": bool(net.layers[0].dales_law), "loaded_from": args.load,
+    }
     print(f"wall time: {train_seconds:.1f} s training ({summary['epoch_seconds_median'] * 1e3:.0f} ms/epoch median), "
           f"{compile_seconds:.1f} s compiling/loading kernels", file=log)
     if args.save:
@@ -100,6 +285,27 @@ def run_sound_localization(args):
     if args.plot:
         _plot(args.plot, history, te["confusion"])
         print(f"saved plot to {args.plot}", file=log)
+    if args.json:
+        print(json.dumps(summary))
+    return 0
+
+
+def run_evaluate(args):
+    from .tasks import sound_localization as sl
+
+    log = sys.stderr if args.json else sys.stdout
+    net, data = args.network, _data(args)
+
+    def warm_up():  # a forward pass of two samples compiles (or loads) the inference kernels
+        x, _ = next(sl.SoundLocalizationData(2, 0, device=args.device).batches(2, 0, shuffle=False))
+        net.forward(x)
+    compile_seconds, kernels = _prepare_kernels(args.device, warm_up, log)
+    print(f"network: {args.path} ({net.layers[0].n_out} hidden neurons)", file=log)
+    start = time.perf_counter()
+    scores, _ = _score(net, data, args, log)
+    summary = {**scores, "eval_seconds": time.perf_counter() - start, "compile_seconds": compile_seconds,
+               "kernels": kernels, "device": args.device, "seed": args.seed,
+               "hidden": net.layers[0].n_out, "network": args.path}
     if args.json:
         print(json.dumps(summary))
     return 0
@@ -123,25 +329,13 @@ def _plot(path, history, confusion):
     plt.close(fig)
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(prog="snnumba", description="Spiking neural networks in NumPy at compiled speed.")
-    sub = parser.add_subparsers(title="commands")
-    _sound_localization_parser(sub)
-    return parser
-
-
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):
         parser.print_help()
         return 0
-    for name in ("epochs", "hidden", "batch_size", "train_batches", "test_batches"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1")
-    for name in ("lr", "tau"):
-        if not getattr(args, name) > 0:
-            parser.error(f"--{name} must be positive")
+    args.check(args)
     return args.run(args)
 
 

@@ -12,6 +12,7 @@ spiking: ``v[t+1] = alpha * v[t] + h[t]``. Every forward pass starts from rest
 Backprop-through-time replaces ``H'`` by a surrogate (``snnumba.surrogate``); the
 gradient flows through the membrane, the spike and the reset term ``(1 - s)``.
 """
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,17 +97,29 @@ class LIF(_Membrane):
         Time step in seconds (default 1 ms).
     surrogate : {'sigmoid', 'fast_sigmoid', 'arctan', 'triangle'}
         Derivative used for ``H'`` in the backward pass.
-    beta : float, optional
-        Surrogate steepness (default per surrogate; the seed's sigmoid uses 5).
+    slope : float, optional
+        Surrogate steepness (default per surrogate; the seed's sigmoid uses 5). snnTorch
+        calls it ``slope`` (sigmoid, fast_sigmoid) or ``alpha`` (atan); see
+        ``snnumba.surrogate``.
     dtype : float32 or float64
+    beta : float, optional
+        Deprecated alias of ``slope`` (DeprecationWarning; giving both is a TypeError).
+        In snnTorch ``beta`` is the membrane decay, here ``alpha = exp(-dt / tau)``.
     """
 
-    def __init__(self, tau=5e-3, threshold=1.0, dt=1e-3, surrogate="sigmoid", beta=None,
-                 dtype=np.float32):
+    def __init__(self, tau=5e-3, threshold=1.0, dt=1e-3, surrogate="sigmoid", slope=None,
+                 dtype=np.float32, *, beta=None):
         super().__init__(tau, dt, dtype)
-        self.surrogate_code, self.beta = _surrogate.resolve(surrogate, beta)
+        slope, arg = _surrogate.slope_argument(slope, beta)
+        self.surrogate_code, self.slope = _surrogate.code_and_slope(surrogate, slope, arg)
         self.surrogate = surrogate
         self.threshold = threshold
+
+    @property
+    def beta(self):
+        """Deprecated alias of ``slope``."""
+        warnings.warn("'LIF.beta' is deprecated: use 'LIF.slope'", DeprecationWarning, stacklevel=2)
+        return self.slope
 
     @property
     def threshold(self):
@@ -140,7 +153,7 @@ class LIF(_Membrane):
     def config(self):
         threshold = self._threshold if np.ndim(self._threshold) == 0 else np.asarray(self._threshold).tolist()
         return dict(tau=self.lif_params.tau, threshold=threshold, dt=self.lif_params.dt,
-                    surrogate=self.surrogate, beta=self.beta)
+                    surrogate=self.surrogate, slope=self.slope)
 
     def forward(self, h, continue_state=False):
         """Spikes ``s[T, B, N]`` for input current ``h[T, B, N]``; records v and s."""
@@ -182,7 +195,7 @@ class LIF(_Membrane):
             if tuple(grad_v.shape) != tuple(h.shape):
                 raise ValueError(f"'grad_v' must have shape {tuple(h.shape)}, got {tuple(grad_v.shape)}")
         grad_h = be.empty(h.shape, self.dtype)
-        be.lif_backward(h, v, s, self.alpha, threshold, self.surrogate_code, self.beta,
+        be.lif_backward(h, v, s, self.alpha, threshold, self.surrogate_code, self.slope,
                         grad_s, grad_v, grad_h)
         return grad_h
 
@@ -190,8 +203,11 @@ class LIF(_Membrane):
 class IF(LIF):
     """Integrate-and-fire layer: LIF without leak (``alpha = 1``)."""
 
-    def __init__(self, threshold=1.0, dt=1e-3, surrogate="sigmoid", beta=None, dtype=np.float32):
-        super().__init__(np.inf, threshold, dt, surrogate, beta, dtype)
+    def __init__(self, threshold=1.0, dt=1e-3, surrogate="sigmoid", slope=None, dtype=np.float32, *,
+                 beta=None):
+        slope, arg = _surrogate.slope_argument(slope, beta)  # warns at the caller of IF
+        _surrogate.code_and_slope(surrogate, slope, arg)      # errors name the argument given
+        super().__init__(np.inf, threshold, dt, surrogate, slope, dtype)
 
     def config(self):
         cfg = super().config()

@@ -10,29 +10,30 @@ import numpy as np
 
 #: Surrogate names, in the order of the integer codes the kernels take.
 SURROGATES = ("sigmoid", "fast_sigmoid", "arctan", "triangle")
-#: Default steepness ``beta`` of each surrogate (the seed's sigmoid uses 5).
-SURROGATE_DEFAULT_BETA = {"sigmoid": 5.0, "fast_sigmoid": 10.0, "arctan": 2.0, "triangle": 1.0}
+#: Default steepness ``slope`` of each surrogate (the seed's sigmoid uses 5; snnTorch calls
+#: it ``slope`` for fast_sigmoid and ``alpha`` for atan, Norse ``alpha``).
+SURROGATE_DEFAULT_SLOPE = {"sigmoid": 5.0, "fast_sigmoid": 10.0, "arctan": 2.0, "triangle": 1.0}
 
 
-def surrogate_grad(code, x, beta):
+def surrogate_grad(code, x, slope):
     """Derivative standing in for the Heaviside step's at ``x = v - threshold``.
 
-    code 0, sigmoid:      beta * s * (1 - s),  s = 1 / (1 + exp(-beta x))
-    code 1, fast sigmoid: 1 / (1 + beta |x|)^2                (SuperSpike)
-    code 2, arctan:       (beta / 2) / (1 + (pi beta x / 2)^2)
-    code 3, triangle:     beta * max(0, 1 - beta |x|)
-    The sigmoid is written with exp(-beta |x|) <= 1, so it never overflows.
+    code 0, sigmoid:      slope * s * (1 - s),  s = 1 / (1 + exp(-slope x))
+    code 1, fast sigmoid: 1 / (1 + slope |x|)^2                (SuperSpike)
+    code 2, arctan:       (slope / 2) / (1 + (pi slope x / 2)^2)
+    code 3, triangle:     slope * max(0, 1 - slope |x|)
+    The sigmoid is written with exp(-slope |x|) <= 1, so it never overflows.
     """
     if code == 0:
-        e = math.exp(-beta * abs(x))
-        return beta * e / ((1.0 + e) * (1.0 + e))
+        e = math.exp(-slope * abs(x))
+        return slope * e / ((1.0 + e) * (1.0 + e))
     if code == 1:
-        d = 1.0 + beta * abs(x)
+        d = 1.0 + slope * abs(x)
         return 1.0 / (d * d)
     if code == 2:
-        z = 0.5 * math.pi * beta * x
-        return 0.5 * beta / (1.0 + z * z)
-    return beta * max(0.0, 1.0 - beta * abs(x))
+        z = 0.5 * math.pi * slope * x
+        return 0.5 * slope / (1.0 + z * z)
+    return slope * max(0.0, 1.0 - slope * abs(x))
 
 
 def counter_uniform_pair(seed, key):

@@ -129,18 +129,40 @@ class SoundLocalizationData:
 
 
 def build_network(hidden=30, tau=5e-3, dales_law=False, ie_ratio=0.5, surrogate="sigmoid",
-                  beta=None, config=None, rng=None, device="cpu", dtype=np.float32):
-    """The seed's network: Dense -> LIF hidden layer -> Dense -> leaky readout."""
+                  slope=None, config=None, rng=None, device="cpu", dtype=np.float32, *, beta=None):
+    """The seed's network: Dense -> LIF hidden layer -> Dense -> leaky readout.
+
+    ``slope`` is the surrogate's steepness (``beta`` is its deprecated alias).
+    """
     from ..layers import Dense
     from ..network import Network
     from ..neurons import LIF, LeakyReadout
+    from ..surrogate import slope_argument
+    slope, _ = slope_argument(slope, beta)
     cfg = config or StimulusConfig()
     rng = np.random.default_rng(rng)
     layers = [Dense(cfg.n_inputs, hidden, dales_law=dales_law, ie_ratio=ie_ratio, rng=rng),
-              LIF(tau=tau, threshold=1.0, dt=cfg.dt, surrogate=surrogate, beta=beta),
+              LIF(tau=tau, threshold=1.0, dt=cfg.dt, surrogate=surrogate, slope=slope),
               Dense(hidden, cfg.num_classes, dales_law=dales_law, ie_ratio=ie_ratio, rng=rng),
               LeakyReadout(tau=tau, dt=cfg.dt)]
     return Network(layers, device=device, dtype=dtype)
+
+
+def check_network(network, config=None, source="the network"):
+    """Raise ValueError unless ``network`` starts with a ``Dense`` layer taking the task's
+    ``2 * anf_per_ear`` inputs and its last ``Dense`` layer has one output per class."""
+    from ..layers import Dense
+    cfg = config or StimulusConfig()
+    dense = [layer for layer in network.layers if isinstance(layer, Dense)]
+    if not dense or network.layers[0] is not dense[0]:
+        raise ValueError(f"{source} must start with a Dense layer, got "
+                         f"{type(network.layers[0]).__name__}")
+    if dense[0].n_in != cfg.n_inputs:
+        raise ValueError(f"{source} takes {dense[0].n_in} inputs, but the sound-localization task has "
+                         f"{cfg.n_inputs} (2 ears x {cfg.anf_per_ear} fibres)")
+    if dense[-1].n_out != cfg.num_classes:
+        raise ValueError(f"{source} has {dense[-1].n_out} outputs, but the sound-localization task has "
+                         f"{cfg.num_classes} classes")
 
 
 def evaluate(network, data, rng, batch_size=64):

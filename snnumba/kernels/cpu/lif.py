@@ -54,7 +54,7 @@ def lif_forward(h, alpha, threshold, v0, s0, v_out, s_out, v_final, s_final):
 
 
 @njit(**PARALLEL_KERNEL)
-def lif_backward(h, v, s, alpha, threshold, surrogate, beta, grad_s, grad_v, grad_h):
+def lif_backward(h, v, s, alpha, threshold, surrogate, slope, grad_s, grad_v, grad_h):
     """LIF BPTT. grad_s, grad_v: dL/ds, dL/dv recorded [T, B, N]; writes grad_h = dL/dh."""
     T, B, N = h.shape
     for b in prange(B):
@@ -68,7 +68,7 @@ def lif_backward(h, v, s, alpha, threshold, surrogate, beta, grad_s, grad_v, gra
                 keep = 1.0 - s_t
                 gs_t = grad_s[t, b, n] - gv_next[n] * a
                 gv_t = (grad_v[t, b, n] + gv_next[n] * alpha * keep
-                        + gs_next[n] * surrogate_grad(surrogate, v_t - threshold[b, n], beta))
+                        + gs_next[n] * surrogate_grad(surrogate, v_t - threshold[b, n], slope))
                 grad_h[t, b, n] = gv_next[n] * keep
                 gv_next[n] = gv_t
                 gs_next[n] = gs_t

@@ -30,7 +30,7 @@ def _lif_forward(h, alpha, threshold, v0, s0, v_out, s_out, v_final, s_final):
 
 
 @cuda.jit
-def _lif_backward(h, v, s, alpha, threshold, surrogate, beta, grad_s, grad_v, grad_h):
+def _lif_backward(h, v, s, alpha, threshold, surrogate, slope, grad_s, grad_v, grad_h):
     T, B, N = h.shape
     i = cuda.grid(1)
     if i >= B * N:
@@ -46,7 +46,7 @@ def _lif_backward(h, v, s, alpha, threshold, surrogate, beta, grad_s, grad_v, gr
         keep = 1.0 - s_t
         gs_t = grad_s[t, b, n] - gv_next * a
         gv_t = (grad_v[t, b, n] + gv_next * alpha * keep
-                + gs_next * surrogate_grad(surrogate, v_t - threshold[b, n], beta))
+                + gs_next * surrogate_grad(surrogate, v_t - threshold[b, n], slope))
         grad_h[t, b, n] = gv_next * keep
         gv_next = gv_t
         gs_next = gs_t
@@ -88,8 +88,8 @@ def lif_forward(h, alpha, threshold, v0, s0, v_out, s_out, v_final, s_final):
                                                  v_final, s_final)
 
 
-def lif_backward(h, v, s, alpha, threshold, surrogate, beta, grad_s, grad_v, grad_h):
-    _lif_backward[grid(h.shape[1] * h.shape[2])](h, v, s, alpha, threshold, surrogate, beta,
+def lif_backward(h, v, s, alpha, threshold, surrogate, slope, grad_s, grad_v, grad_h):
+    _lif_backward[grid(h.shape[1] * h.shape[2])](h, v, s, alpha, threshold, surrogate, slope,
                                                   grad_s, grad_v, grad_h)
 
 
