@@ -4,6 +4,7 @@ State lives in NumPy arrays (or ``numba.cuda`` device arrays); time loops and
 backprop-through-time are Numba kernels with CUDA twins; gradients are derived by hand.
 """
 from .backend import DEVICES, get_backend
+from .distributed import sweep
 from .layers import Dense, Layer
 from .losses import mse, readout_nll, softmax_nll, spike_count_cross_entropy
 from .network import Network
@@ -16,5 +17,5 @@ __version__ = "0.1.0"
 __all__ = [
     "DEVICES", "get_backend", "Layer", "Dense", "LIF", "IF", "LeakyReadout", "LIFParams",
     "Network", "Adam", "SGD", "Trainer", "ArrayData",
-    "readout_nll", "spike_count_cross_entropy", "mse", "softmax_nll",
+    "readout_nll", "spike_count_cross_entropy", "mse", "softmax_nll", "sweep",
 ]

@@ -7,6 +7,7 @@ import time
 import numpy as np
 
 from .backend import DEVICES, get_backend
+from .sweep_cli import add_sweep_parser
 
 
 def _sound_localization_parser(sub):
@@ -127,6 +128,7 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="snnumba", description="Spiking neural networks in NumPy at compiled speed.")
     sub = parser.add_subparsers(title="commands")
     _sound_localization_parser(sub)
+    add_sweep_parser(sub)
     return parser
 
 
