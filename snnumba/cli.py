@@ -11,12 +11,12 @@ import os
 import sys
 import time
 import zipfile
-from types import SimpleNamespace
 
 import numpy as np
 
 from .backend import DEVICES, get_backend
 from .surrogate import SURROGATES
+from .sweep_cli import add_sweep_parser
 
 #: architecture options of a fresh network, with their defaults (None: the layer's default)
 ARCHITECTURE = {"hidden": 30, "tau": 5e-3, "surrogate": "sigmoid", "slope": None, "dales_law": False}
@@ -104,6 +104,7 @@ def build_parser():
     sub = parser.add_subparsers(title="commands")
     _sound_localization_parser(sub)
     _evaluate_parser(sub)
+    add_sweep_parser(sub)
     return parser
 
 
@@ -176,31 +177,19 @@ def _check_evaluation(args):
 
 # --- shared by both commands --------------------------------------------------------------
 def _data(args):
-    """The run's data sets and generators, all drawn from one SeedSequence(--seed), so that
-    ``evaluate`` rebuilds exactly the sets a training run with the same options used."""
     from .tasks import sound_localization as sl
-    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(args.seed).spawn(6)]
-    n_train = args.batch_size * args.train_batches
-    return SimpleNamespace(
-        weights_rng=rngs[0], loop_rng=rngs[4], eval_rng=rngs[5],
-        train=sl.SoundLocalizationData(n_train, rngs[1], device=args.device),
-        val=sl.SoundLocalizationData(n_train, rngs[2], device=args.device),
-        test=sl.SoundLocalizationData(args.batch_size * args.test_batches, rngs[3], device=args.device))
+    return sl.make_data(args.seed, args.batch_size, args.train_batches, args.test_batches, args.device)
 
 
 def _score(net, data, args, log):
-    """Evaluate on the train then the test set (in that order: they share ``eval_rng``),
-    print the accuracy lines and return the summary entries and the test result."""
+    """Evaluate on the train and test sets, print the accuracy lines, and return the
+    summary entries and the test result."""
     from .tasks import sound_localization as sl
-    tr = sl.evaluate(net, data.train, data.eval_rng, args.batch_size)
-    te = sl.evaluate(net, data.test, data.eval_rng, args.batch_size)
-    summary = {"test_accuracy": 100 * te["accuracy"], "test_error_deg": te["error_deg"],
-               "train_accuracy": 100 * tr["accuracy"], "train_error_deg": tr["error_deg"],
-               "chance_accuracy": 100 / data.train.config.num_classes}
-    print(f"chance accuracy level: {summary['chance_accuracy']:.1f}%", file=log)
-    print(f"train accuracy: {summary['train_accuracy']:.1f}%   absolute error: {tr['error_deg']:.1f} deg", file=log)
-    print(f"test accuracy:  {summary['test_accuracy']:.1f}%   absolute error: {te['error_deg']:.1f} deg", file=log)
-    return summary, te
+    scores, te = sl.score(net, data, args.batch_size)
+    print(f"chance accuracy level: {scores['chance_accuracy']:.1f}%", file=log)
+    print(f"train accuracy: {scores['train_accuracy']:.1f}%   absolute error: {scores['train_error_deg']:.1f} deg", file=log)
+    print(f"test accuracy:  {scores['test_accuracy']:.1f}%   absolute error: {scores['test_error_deg']:.1f} deg", file=log)
+    return scores, te
 
 
 def kernel_cache_counts():

@@ -12,7 +12,9 @@ The uniform draws are not stored: they are a counter-based hash of (data seed, s
 step, fibre) (``kernels.scalar.counter_uniform_pair``), regenerated bit for bit on the CPU
 or the GPU.
 """
+import time
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -185,3 +187,108 @@ def evaluate(network, data, rng, batch_size=64):
     error = np.abs(data.ipd - continuise(predicted, C)) * 180 / np.pi
     return {"accuracy": float(np.mean(predicted == true)), "error_deg": float(error.mean()),
             "confusion": confusion, "predicted": predicted, "ipd": data.ipd}
+
+
+#: Configuration keys of :func:`run` and their defaults: those of ``snnumba sound-localization``.
+RUN_DEFAULTS = {"epochs": 150, "hidden": 30, "lr": 0.005, "batch_size": 64, "train_batches": 64,
+                "test_batches": 32, "tau": 5e-3, "surrogate": "sigmoid", "dales_law": False,
+                "early_stopping": True, "device": "cpu"}
+
+
+def run(config=None, seed=0, progress=False):
+    """Train and evaluate the task as ``snnumba sound-localization --seed SEED`` does.
+
+    The seeding is the command's, so for the same configuration and seed the metrics are
+    the same numbers; this is the task a sweep (``snnumba.sweep``) runs.
+
+    Parameters
+    ----------
+    config : dict, optional
+        Any of the keys of ``RUN_DEFAULTS`` (``run.defaults``), e.g. ``{"lr": 0.002,
+        "hidden": 100, "epochs": 5}``; the rest take their defaults.
+    seed : int
+        Non-negative; seeds weights, data, batch order and evaluation.
+    progress : bool
+        Show the epochs' progress bar.
+
+    Returns
+    -------
+    dict
+        ``test_accuracy``, ``train_accuracy`` and ``chance_accuracy`` (percent),
+        ``test_error_deg``, ``train_error_deg``, ``epochs``, ``best_epoch``,
+        ``stopped_early``, ``train_seconds``, ``epoch_seconds_median``, ``compile_seconds``.
+    """
+    from .._validation import check_choice
+    from ..backend import DEVICES
+    from ..kernels.scalar import SURROGATES
+    from ..optim import Adam
+    from ..training import Trainer
+    from . import config_with_defaults
+
+    c = config_with_defaults("sound-localization", config, RUN_DEFAULTS)
+    seed = check_int("seed", seed, 0)
+    for name in ("epochs", "hidden", "batch_size", "train_batches", "test_batches"):
+        check_int(name, c[name], 1)
+    for name in ("lr", "tau"):
+        check_positive(name, c[name])
+    for name in ("dales_law", "early_stopping"):
+        if not isinstance(c[name], (bool, np.bool_)):
+            raise TypeError(f"'{name}' must be True or False, got {c[name]!r}")
+    check_choice("surrogate", c["surrogate"], SURROGATES)
+    check_choice("device", c["device"], DEVICES)
+
+    data = make_data(seed, c["batch_size"], c["train_batches"], c["test_batches"], c["device"])
+    net_options = dict(hidden=c["hidden"], tau=c["tau"], dales_law=c["dales_law"],
+                       surrogate=c["surrogate"], device=c["device"])
+    net = build_network(rng=data.weights_rng, **net_options)
+    trainer = Trainer(net, Adam(net, lr=c["lr"]), progress=progress)
+
+    start = time.perf_counter()
+    # one step of a throwaway copy compiles (or loads) every kernel, as the command does
+    scratch = build_network(rng=0, **net_options)
+    Trainer(scratch, Adam(scratch, lr=c["lr"]), progress=False).train_epoch(
+        SoundLocalizationData(2, 0, device=c["device"]), 2, np.random.default_rng(0))
+    compile_seconds = time.perf_counter() - start
+
+    start = time.perf_counter()
+    history = trainer.fit(data.train, data.val, epochs=c["epochs"], batch_size=c["batch_size"],
+                          rng=data.loop_rng, early_stopping=bool(c["early_stopping"]))
+    train_seconds = time.perf_counter() - start
+    scores, _ = score(net, data, c["batch_size"])
+    return {**scores, "epochs": len(history["loss"]), "best_epoch": history["best_epoch"],
+            "stopped_early": history["stopped_early"], "train_seconds": train_seconds,
+            "epoch_seconds_median": float(np.median(history["epoch_seconds"])),
+            "compile_seconds": compile_seconds}
+
+
+def make_data(seed, batch_size, train_batches, test_batches, device="cpu"):
+    """The data sets and generators of one run, all drawn from ``SeedSequence(seed)``.
+
+    Training (``snnumba sound-localization``, :func:`run`) and ``snnumba evaluate`` build
+    them here, so the same seed and sizes give the same sets. Returns a namespace with
+    ``train``, ``val`` (``batch_size * train_batches`` samples each), ``test``
+    (``batch_size * test_batches``) and the generators ``weights_rng``, ``loop_rng``
+    (batch order) and ``eval_rng``.
+    """
+    # six generators spawned in this order; the data sets take the 2nd to 4th
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)]
+    n_train = batch_size * train_batches
+    return SimpleNamespace(
+        weights_rng=rngs[0], loop_rng=rngs[4], eval_rng=rngs[5],
+        train=SoundLocalizationData(n_train, rngs[1], device=device),
+        val=SoundLocalizationData(n_train, rngs[2], device=device),
+        test=SoundLocalizationData(batch_size * test_batches, rngs[3], device=device))
+
+
+def score(net, data, batch_size):
+    """Accuracy (percent) and absolute error on ``data.train`` then ``data.test`` (in that
+    order: they share ``data.eval_rng``). Returns ``(scores, test_result)``."""
+    tr = evaluate(net, data.train, data.eval_rng, batch_size)
+    te = evaluate(net, data.test, data.eval_rng, batch_size)
+    scores = {"test_accuracy": 100 * te["accuracy"], "test_error_deg": te["error_deg"],
+              "train_accuracy": 100 * tr["accuracy"], "train_error_deg": tr["error_deg"],
+              "chance_accuracy": 100 / data.train.config.num_classes}
+    return scores, te
+
+
+run.defaults = RUN_DEFAULTS
