@@ -7,13 +7,12 @@ the network to load), so a run never loses its training to a late error.
 import argparse
 import json
 import math
-import os
 import sys
 import time
-import zipfile
 
 import numpy as np
 
+from ._cli_common import check_output, require_pyplot
 from .backend import DEVICES, get_backend
 from .surrogate import SURROGATES
 from .sweep_cli import add_sweep_parser
@@ -109,30 +108,12 @@ def build_parser():
 
 
 # --- checks before any work ---------------------------------------------------------------
-def _check_output(parser, option, path):
-    """Fail now, not after training, if ``path`` cannot be written."""
-    if path is None:
-        return
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        parser.error(f"{option} {path!r} is a folder; give a file name")
-    if not os.path.isdir(folder):
-        parser.error(f"{option} {path!r}: the folder {folder!r} does not exist")
-    if not os.access(folder, os.W_OK):
-        parser.error(f"{option} {path!r}: the folder {folder!r} is not writable")
-
-
 def _check_common(args):
     p = args.parser
-    _check_output(p, "--save", args.save)
-    _check_output(p, "--plot", args.plot)
+    check_output(p, "--save", args.save)
+    check_output(p, "--plot", args.plot)
     if args.plot:
-        try:
-            import matplotlib
-            matplotlib.use("Agg")
-            import matplotlib.pyplot  # noqa: F401
-        except ImportError:
-            sys.exit("snnumba: --plot needs matplotlib: pip install 'snnumba[plot]'")
+        require_pyplot()
     try:
         get_backend(args.device)
     except (ImportError, RuntimeError) as exc:  # no numba-cuda, or no GPU
@@ -146,7 +127,7 @@ def _load_network(args, option, path):
     try:
         net = Network.load(path, device=args.device)
         sl.check_network(net)
-    except (OSError, ValueError, TypeError, KeyError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, TypeError, KeyError) as exc:
         args.parser.error(f"{option} {path!r}: {exc}")
     return net
 

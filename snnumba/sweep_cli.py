@@ -1,10 +1,10 @@
 """``snnumba sweep``: a grid of configurations times seeds on a Dask cluster."""
 import argparse
 import json
-import os
 import sys
 
 from . import distributed
+from ._cli_common import check_output, require_pyplot
 
 
 def parse_seeds(spec):
@@ -112,10 +112,8 @@ def check_sweep_args(args):
         error("--workers must be >= 1")
     if args.retries < 0:
         error("--retries must be >= 0")
-    for option, path in (("--out", args.out), ("--plot", args.plot)):
-        folder = os.path.dirname(os.path.abspath(path)) if path else None
-        if folder and not os.path.isdir(folder):
-            error(f"{option}: folder {folder} does not exist")
+    check_output(args.parser, "--out", args.out)
+    check_output(args.parser, "--plot", args.plot)
     try:
         name, function = distributed.resolve_task(args.task)
         defaults = getattr(function, "defaults", None)
@@ -128,12 +126,7 @@ def run_sweep(args):
     """Run the ``sweep`` subcommand; returns 0, or 1 if a run failed."""
     function, grid = check_sweep_args(args)  # cheap to repeat where main() checked already
     if args.plot:
-        try:
-            import matplotlib
-            matplotlib.use("Agg")
-            import matplotlib.pyplot  # noqa: F401
-        except ImportError:
-            sys.exit("snnumba: --plot needs matplotlib: pip install 'snnumba[plot]'")
+        require_pyplot()
     try:
         _, dask_distributed = distributed._import_distributed()
     except ImportError as exc:

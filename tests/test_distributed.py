@@ -211,7 +211,7 @@ def test_command_line_parsing(capsys):
         parser.parse_args(["sweep", "sound-localization", "--workers", "2", "--scheduler", "tcp://h:1", "--out", "r"])
     assert "not allowed with" in capsys.readouterr().err
     for argv, message in [(["--set", "hiden=3"], "unknown config key 'hiden'"), (["--workers", "0"], "--workers"),
-                          (["--retries", "-1"], "--retries"), (["--plot", "no/such/p.png"], "--plot: folder")]:
+                          (["--retries", "-1"], "--retries"), (["--plot", "no/such/p.png"], "does not exist")]:
         args = parser.parse_args(["sweep", "sound-localization", "--out", "r.csv"] + argv)
         with pytest.raises(SystemExit):
             args.check(args)
