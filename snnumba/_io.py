@@ -18,13 +18,19 @@ LEGACY_ENTRIES = {"checkpoint": "checkpoint", "network": "meta", "classifier": "
 
 
 def atomic_savez(path, **arrays):
-    """``np.savez`` to a temporary file beside ``path``, then rename it into place, so an
-    existing file is either kept whole or replaced whole.
+    """``np.savez`` into ``path`` through :func:`atomic_write`."""
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def atomic_write(path, write):
+    """Call ``write(binary_file)`` on a temporary file beside ``path``, then rename it into
+    place, so an existing file is either kept whole or replaced whole.
 
     The temporary is named ``<name>.tmp-<8 hex digits>`` in the target's folder (for
     ``net.npz``: ``net.npz.tmp-3f9a2c1d``). Only a process killed mid-save (SIGKILL,
-    power loss) leaves one behind; it is safe to delete. The saved file gets the
-    permissions ``np.savez`` would give it (``0o666`` less the umask).
+    power loss) leaves one behind; it is safe to delete. The data is flushed to disk
+    before the rename, and the file gets the permissions ``open()`` would give it
+    (``0o666`` less the umask), as ``np.savez`` does.
     """
     path = os.fspath(path)
     folder, name = os.path.split(os.path.abspath(path))
@@ -39,7 +45,9 @@ def atomic_savez(path, **arrays):
             continue
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -25,11 +25,11 @@ import json
 import math
 import numbers
 import os
-import tempfile
 import time
 
 import numpy as np
 
+from ._io import atomic_write
 from ._validation import check_int
 from .tasks import check_config_keys
 
@@ -173,20 +173,11 @@ def _render(rows, as_csv):
 
 
 def write_results(path, rows):
-    """Write ``rows`` to ``path`` atomically: a temporary file beside it is written, synced
-    and renamed over it, so a reader (or a crash) sees the old file or the new one."""
+    """Write ``rows`` to ``path`` atomically (``_io.atomic_write``): a reader, or a
+    crash, sees the old file or the new one."""
     path = os.fspath(path)
     text = _render(rows, _is_csv(path))
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".tmp-", dir=os.path.dirname(os.path.abspath(path)))
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def read_results(path):
@@ -198,7 +189,7 @@ def read_results(path):
     if not os.path.exists(path):
         return []
     try:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8") as f:
             if not _is_csv(path):
                 rows = [json.loads(line) for line in f if line.strip()]
                 for row in rows:
