@@ -12,6 +12,16 @@ from ._validation import (check_array, check_choice, check_float_dtype, check_in
                           check_positive)
 from .backend import get_backend
 
+#: Input dtypes read as spikes (0/1 events) rather than currents.
+SPIKE_DTYPES = (np.dtype(np.bool_), np.dtype(np.uint8))
+
+#: A bool/uint8 input whose fraction of non-zero entries is below this takes the
+#: event-driven projection (the weight rows of the inputs that fired), otherwise the dense
+#: BLAS product on one float copy. Provisional, from benchmarks/bench_projection.py on a
+#: busy 2-core machine: events and BLAS broke even near 20 % for 1000 -> 1000 but near
+#: 5 % for 30 -> 12 (the flagship's readout projection, whose spikes run near 10 %).
+EVENT_DENSITY_THRESHOLD = 0.05
+
 
 class Layer:
     """Base class: parameters, gradients, device placement, train/eval mode, state.
@@ -67,17 +77,23 @@ class Layer:
     def config(self):
         raise NotImplementedError
 
-    def _check_input(self, x, n_features, name="x"):
-        """Validate a [T, B, n_features] input and bring it to this layer's device/dtype."""
+    def _check_input(self, x, n_features, name="x", spikes=False):
+        """Validate a [T, B, n_features] input and bring it to this layer's device/dtype.
+
+        With ``spikes=True`` a bool or uint8 input stays uint8 (bool is viewed as uint8,
+        not copied); anything else becomes this layer's float dtype.
+        """
         if self.backend.is_device_array(x):
             if len(x.shape) != 3 or x.shape[2] != n_features:
                 raise ValueError(f"'{name}' must have shape [T, B, {n_features}], got {tuple(x.shape)}")
-            return self.backend.asarray(x, self.dtype)
-        x = check_array(name, x, ndim=3)
-        if x.shape[2] != n_features:
-            raise ValueError(f"'{name}' must have shape [T, B, {n_features}], got {x.shape}")
-        if x.shape[0] == 0 or x.shape[1] == 0:
-            raise ValueError(f"'{name}' must have at least one time step and one sample, got {x.shape}")
+        else:
+            x = check_array(name, x, ndim=3)
+            if x.shape[2] != n_features:
+                raise ValueError(f"'{name}' must have shape [T, B, {n_features}], got {x.shape}")
+            if x.shape[0] == 0 or x.shape[1] == 0:
+                raise ValueError(f"'{name}' must have at least one time step and one sample, got {x.shape}")
+        if spikes and x.dtype in SPIKE_DTYPES:
+            return self.backend.asarray(x.view(np.uint8))
         return self.backend.asarray(x, self.dtype)
 
 
@@ -122,8 +138,15 @@ class Dense(Layer):
         Round delays to whole steps, or interpolate linearly between neighbouring steps.
     dtype : float32 or float64
 
-    Without delays all time steps are projected in one matrix product (BLAS on the CPU);
-    with delays a compiled kernel adds each non-zero input into the steps its delays reach.
+    Without delays all time steps are projected at once. Spikes given as bool or uint8
+    (0/1; LIF layers output uint8) whose fraction of non-zero entries is below
+    ``layers.EVENT_DENSITY_THRESHOLD`` take the event-driven path: each output row is the
+    sum of the weight rows of the inputs that fired, and the weight gradient adds into
+    those rows only (``kernels/cpu/sparse.py``); the result equals the dense product to
+    float rounding. Float inputs (currents, rates, spikes as 0.0/1.0), denser spikes and
+    uint8 holding other values than 0 and 1 take one matrix product (BLAS on the CPU).
+    With delays a compiled kernel adds each non-zero input into the steps its delays reach
+    (spikes stay uint8 there too).
     """
 
     def __init__(self, n_in, n_out, bias=False, dales_law=False, ie_ratio=0.5, init_bound=None,
@@ -161,7 +184,7 @@ class Dense(Layer):
                                  f"[{d.min()}, {d.max()}]")
             self.buffers["delay"] = d.astype(self.dtype)
         self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
-        self._x = None
+        self.reset()
 
     def config(self):
         return dict(n_in=self.n_in, n_out=self.n_out, bias=self.has_bias, dales_law=self.dales_law,
@@ -169,7 +192,9 @@ class Dense(Layer):
                     delay=0.0 if self.max_delay is not None else None, max_delay=self.max_delay)
 
     def reset(self):
-        self._x = None
+        self._shape = None   # (T, B) of the last forward pass
+        self._x = None       # its input, unless the event index below replaces it
+        self._events = None  # (offsets, indices) of its spikes on the event-driven path
         self._delay_steps = None
 
     def _split_delays(self):
@@ -188,16 +213,44 @@ class Dense(Layer):
         self.backend.dale_weights(w, self.buffers["sign"], out)
         return out
 
+    def _event_index(self, x2d):
+        """The spikes of uint8 ``x2d[R, n_in]`` as ``(offsets, indices)`` (compressed sparse
+        rows, ``kernels/cpu/sparse.py``), or None for the dense path: too dense, or values
+        other than 0 and 1."""
+        be = self.backend
+        counts = be.empty(x2d.shape[0], np.int64)
+        be.spike_row_counts(x2d, counts)
+        counts = be.to_host(counts)
+        n_spikes = int(counts.sum())
+        if counts.min() < 0 or n_spikes >= EVENT_DENSITY_THRESHOLD * x2d.size:
+            return None
+        offsets = np.zeros(x2d.shape[0] + 1, np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        offsets = be.asarray(offsets)
+        indices = be.empty(n_spikes, np.int32)
+        be.spike_row_indices(x2d, offsets, indices)
+        return offsets, indices
+
     def forward(self, x, continue_state=False):
-        x = self._check_input(x, self.n_in)
+        x = self._check_input(x, self.n_in, spikes=True)
         T, B, _ = x.shape
         be = self.backend
+        self.reset()
+        self._shape = (T, B)
         h = be.empty((T, B, self.n_out), self.dtype)
         h2d = h.reshape(T * B, self.n_out)
+        if "delay" not in self.buffers and x.dtype == np.uint8:
+            self._events = self._event_index(x.reshape(T * B, self.n_in))
+        if self._events is not None:
+            # the bias is added in the same pass over h
+            bias = self.params["bias"] if self.has_bias else be.zeros(self.n_out, self.dtype)
+            be.spike_matmul(*self._events, self.effective_weight(), bias, h2d)
+            return h
         if "delay" in self.buffers:
             self._delay_steps = self._split_delays()
             be.delayed_matmul(x, self.effective_weight(), *self._delay_steps, h)
         else:
+            x = be.asarray(x, self.dtype)  # the one float copy of spikes too dense for events
             be.matmul(x.reshape(T * B, self.n_in), self.effective_weight(), h2d)
         if self.has_bias:
             be.add_bias(h2d, self.params["bias"])
@@ -205,21 +258,21 @@ class Dense(Layer):
         return h
 
     def backward(self, grad_out, need_input_grad=True):
-        if self._x is None:
+        if self._shape is None:
             raise RuntimeError("Dense.backward called before forward")
         be = self.backend
-        x = self._x
-        T, B, _ = x.shape
+        T, B = self._shape
         g = be.asarray(grad_out, self.dtype)
         if tuple(g.shape) != (T, B, self.n_out):
             raise ValueError(f"'grad_out' must have shape {(T, B, self.n_out)}, got {tuple(g.shape)}")
         g2d = g.reshape(T * B, self.n_out)
-        x2d = x.reshape(T * B, self.n_in)
         g_w = be.zeros((self.n_in, self.n_out), self.dtype) if self.dales_law else self.grads["weight"]
         if "delay" in self.buffers:
-            be.delayed_weight_grad(x, g, *self._delay_steps, g_w)
+            be.delayed_weight_grad(self._x, g, *self._delay_steps, g_w)
+        elif self._events is not None:
+            be.spike_weight_grad(*self._events, g2d, g_w)
         else:
-            be.matmul(x2d, g2d, g_w, trans_a=True, accumulate=True)
+            be.matmul(self._x.reshape(T * B, self.n_in), g2d, g_w, trans_a=True, accumulate=True)
         if self.dales_law:
             be.dale_grad(self.params["weight"], self.buffers["sign"], g_w, self.grads["weight"])
         if self.has_bias:

@@ -1,0 +1,346 @@
+"""Event-driven projections (kernels/*/sparse.py and Dense on spikes) against plain NumPy.
+
+The references below are the dense products on a float64 copy, written from the
+definitions; the kernels never make that copy.
+"""
+from unittest import mock
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import example, given, settings, strategies as st
+
+import snnumba as snn
+from snnumba import layers
+from snnumba.kernels import cpu
+
+
+def naive_counts(x):
+    """Spikes per row; -1 for a row holding a value other than 0 and 1."""
+    return np.where((x > 1).any(axis=1), -1, np.count_nonzero(x, axis=1))
+
+
+def naive_csr(x):
+    """(offsets, indices) of the non-zero entries of x, row by row, columns increasing."""
+    rows, cols = np.nonzero(x)
+    offsets = np.zeros(x.shape[0] + 1, np.int64)
+    np.add.at(offsets, rows + 1, 1)
+    return np.cumsum(offsets), cols.astype(np.int32)
+
+
+def naive_projection(x, w, bias):
+    return x.astype(np.float64) @ w.astype(np.float64) + bias
+
+
+def naive_weight_grad(x, g):
+    return x.astype(np.float64).T @ g.astype(np.float64)
+
+
+def spikes(rng, shape, density):
+    return (rng.random(shape) < density).astype(np.uint8)
+
+
+def build_index(x):
+    """The kernels' CSR of uint8 x[R, N], as Dense builds it."""
+    counts = np.empty(x.shape[0], np.int64)
+    cpu.spike_row_counts(x, counts)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    indices = np.empty(offsets[-1], np.int32)
+    cpu.spike_row_indices(x, offsets, indices)
+    return counts, offsets, indices
+
+
+def tolerance(dtype):
+    return dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+
+
+DENSITIES = st.sampled_from([0.0, 0.01, 0.5, 1.0]) | st.floats(0.0, 1.0)
+# rows and columns cross the CPU's column blocks (one per thread) and small CUDA blocks
+SIZES = st.tuples(st.integers(1, 40), st.integers(1, 70), st.integers(1, 70))
+
+
+@given(SIZES, DENSITIES, st.sampled_from([np.float32, np.float64]), st.integers(0, 2**32 - 1))
+@example((3, 5, 4), 0.0, np.float64, 0)     # no spike at all
+@example((3, 5, 4), 1.0, np.float32, 0)     # every input fires
+@example((1, 1, 1), 1.0, np.float64, 0)
+def test_kernels_equal_dense_reference(sizes, density, dtype, seed):
+    R, N, J = sizes
+    rng = np.random.default_rng(seed)
+    x = spikes(rng, (R, N), density)
+    w = rng.normal(size=(N, J)).astype(dtype)
+    bias = rng.normal(size=J).astype(dtype)
+    g = rng.normal(size=(R, J)).astype(dtype)
+    counts, offsets, indices = build_index(x)
+    np.testing.assert_array_equal(counts, naive_counts(x))
+    ref_offsets, ref_indices = naive_csr(x)
+    np.testing.assert_array_equal(offsets, ref_offsets)
+    np.testing.assert_array_equal(indices, ref_indices)
+    out = np.full((R, J), np.nan, dtype)
+    cpu.spike_matmul(offsets, indices, w, bias, out)
+    np.testing.assert_allclose(out, naive_projection(x, w, bias), **tolerance(dtype))
+    start = rng.normal(size=(N, J)).astype(dtype)
+    grad_w = start.copy()
+    cpu.spike_weight_grad(offsets, indices, g, grad_w)
+    np.testing.assert_allclose(grad_w, start + naive_weight_grad(x, g), **tolerance(dtype))
+
+
+def test_counts_mark_rows_that_are_not_spikes():
+    x = np.array([[0, 1, 1, 0], [0, 2, 0, 0], [0, 0, 0, 0], [1, 1, 1, 255]], np.uint8)
+    counts = np.empty(4, np.int64)
+    cpu.spike_row_counts(x, counts)
+    np.testing.assert_array_equal(counts, [2, -1, 0, -1])
+
+
+def test_parallel_equals_serial_exactly():
+    rng = np.random.default_rng(7)
+    R, N, J = 300, 90, 77
+    x = spikes(rng, (R, N), 0.1)
+    w, g = rng.normal(size=(N, J)).astype(np.float32), rng.normal(size=(R, J)).astype(np.float32)
+    bias = rng.normal(size=J).astype(np.float32)
+
+    def run():
+        counts, offsets, indices = build_index(x)
+        out = np.empty((R, J), np.float32)
+        cpu.spike_matmul(offsets, indices, w, bias, out)
+        grad_w = np.zeros((N, J), np.float32)
+        cpu.spike_weight_grad(offsets, indices, g, grad_w)
+        return counts, indices, out, grad_w
+    before = numba.get_num_threads()
+    assert before > 1 or numba.config.NUMBA_NUM_THREADS == 1
+    parallel = run()
+    numba.set_num_threads(1)
+    try:
+        serial = run()
+    finally:
+        numba.set_num_threads(before)
+    for a, b in zip(parallel, serial):
+        np.testing.assert_array_equal(a, b)
+
+
+# --- Dense on spikes ---------------------------------------------------------------------
+
+def always_events():
+    """Dense takes the event path whatever the density."""
+    return mock.patch.object(layers, "EVENT_DENSITY_THRESHOLD", 2.0)
+
+
+def dense(n_in, n_out, bias, dales_law, dtype, seed=0):
+    return snn.Dense(n_in, n_out, bias=bias, dales_law=dales_law, ie_ratio=0.3, rng=seed, dtype=dtype)
+
+
+@settings(max_examples=20)
+@given(st.tuples(st.integers(1, 6), st.integers(1, 5), st.integers(1, 40), st.integers(1, 40)), DENSITIES,
+       st.booleans(), st.booleans(), st.sampled_from([np.float32, np.float64]), st.sampled_from([np.uint8, bool]),
+       st.integers(0, 2**32 - 1))
+@example((4, 3, 10, 7), 0.0, True, True, np.float64, np.uint8, 0)
+@example((4, 3, 10, 7), 1.0, True, False, np.float32, bool, 0)
+def test_dense_event_path_equals_dense_product(shape, density, bias, dales_law, dtype,
+                                               spike_dtype, seed):
+    T, B, n_in, n_out = shape
+    rng = np.random.default_rng(seed)
+    layer = dense(n_in, n_out, bias, dales_law, dtype, seed)
+    x = spikes(rng, (T, B, n_in), density).astype(spike_dtype)
+    with always_events():
+        h = layer.forward(x)
+    assert layer._events is not None and layer._x is None  # the event path ran, keeping no input
+    w = np.abs(layer.params["weight"]) * layer.buffers["sign"] if dales_law else layer.params["weight"]
+    b = layer.params["bias"] if bias else 0.0
+    assert h.dtype == dtype
+    np.testing.assert_allclose(h, naive_projection(x, w, b), **tolerance(dtype))
+    G = rng.normal(size=(T, B, n_out)).astype(dtype)
+    layer.zero_grad()
+    grad_x = layer.backward(G)
+    assert grad_x.dtype == dtype
+    grad_eff = naive_weight_grad(x.reshape(T * B, n_in), G.reshape(T * B, n_out))
+    ref = grad_eff * layer.buffers["sign"] * np.sign(layer.params["weight"]) if dales_law else grad_eff
+    np.testing.assert_allclose(layer.grads["weight"], ref, **tolerance(dtype))
+    np.testing.assert_allclose(grad_x, G.astype(np.float64) @ w.T.astype(np.float64), **tolerance(dtype))
+    if bias:
+        np.testing.assert_allclose(layer.grads["bias"], G.reshape(-1, n_out).sum(0), **tolerance(dtype))
+
+
+@always_events()
+def test_backward_accumulates():
+    rng = np.random.default_rng(2)
+    layer = dense(12, 5, True, False, np.float64)
+    x = spikes(rng, (6, 3, 12), 0.2)
+    G = rng.normal(size=(6, 3, 5))
+    layer.forward(x)
+    layer.zero_grad()
+    layer.backward(G, need_input_grad=False)
+    once = {k: v.copy() for k, v in layer.grads.items()}
+    layer.backward(G, need_input_grad=False)
+    for k in once:
+        np.testing.assert_allclose(layer.grads[k], 2 * once[k], rtol=1e-14)
+    assert np.abs(once["weight"]).sum() > 0
+
+
+@pytest.mark.parametrize("dales_law", [False, True])
+@always_events()
+def test_event_path_matches_central_differences(dales_law):
+    rng = np.random.default_rng(3)
+    layer = dense(5, 3, True, dales_law, np.float64, seed=3)
+    x = spikes(rng, (4, 2, 5), 0.4)
+    G = rng.normal(size=(4, 2, 3))
+    layer.forward(x)
+    layer.zero_grad()
+    layer.backward(G)
+    for name, p in layer.params.items():
+        fd = np.zeros_like(p)
+        for i in np.ndindex(p.shape):
+            old = p[i]
+            p[i] = old + 1e-6
+            up = np.sum(G * layer.forward(x))
+            p[i] = old - 1e-6
+            down = np.sum(G * layer.forward(x))
+            p[i] = old
+            fd[i] = (up - down) / 2e-6
+        np.testing.assert_allclose(layer.grads[name], fd, rtol=1e-7, atol=1e-8)
+
+
+def test_dispatch_by_density_and_values():
+    rng = np.random.default_rng(4)
+    layer = dense(200, 6, False, False, np.float64)
+    sparse_x = np.zeros((5, 4, 200), np.uint8)
+    sparse_x.reshape(-1)[:: int(2 / layers.EVENT_DENSITY_THRESHOLD)] = 1  # half the threshold
+    layer.forward(sparse_x)
+    assert layer._events is not None
+    dense_x = spikes(rng, (5, 4, 200), min(1.0, 2 * layers.EVENT_DENSITY_THRESHOLD + 0.01))
+    h = layer.forward(dense_x)
+    assert layer._events is None and layer._x.dtype == np.float64
+    np.testing.assert_allclose(h, naive_projection(dense_x, layer.params["weight"], 0.0), rtol=1e-12)
+    # uint8 that are not spikes (counts) are multiplied, not read as events
+    counts = sparse_x * 3
+    h = layer.forward(counts)
+    assert layer._events is None
+    np.testing.assert_allclose(h, naive_projection(counts, layer.params["weight"], 0.0), rtol=1e-12)
+    # float inputs always take the dense product
+    layer.forward(sparse_x.astype(np.float32))
+    assert layer._events is None
+
+
+def network(dtype=np.float64):
+    rng = np.random.default_rng(5)
+    return snn.Network([snn.Dense(9, 7, bias=True, rng=rng), snn.LIF(tau=5e-3),
+                        snn.Dense(7, 3, dales_law=True, rng=rng), snn.LeakyReadout(tau=5e-3)], dtype=dtype)
+
+
+@always_events()
+def test_network_gradient_with_uint8_input_equals_float_input():
+    rng = np.random.default_rng(6)
+    x = spikes(rng, (20, 4, 9), 0.3)
+    labels = rng.integers(0, 3, 4)
+    results = []
+    for inputs in (x, x.astype(np.float64)):
+        net = network()
+        out = net.forward(inputs)
+        assert (net.layers[0]._events is not None) == (inputs.dtype == np.uint8)
+        loss, grad = snn.readout_nll(out, labels)
+        net.zero_grad()
+        net.backward(grad)
+        results.append([out] + net.gradients())
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-13)
+    assert np.abs(results[0][1]).sum() > 0
+
+
+def test_delays_take_uint8_without_a_float_copy():
+    rng = np.random.default_rng(8)
+    delay = rng.uniform(0, 3e-3, (6, 4))
+    layer = snn.Dense(6, 4, rng=0, delay=delay, max_delay=3e-3, delay_mode="linear", dtype=np.float64)
+    x = spikes(rng, (7, 2, 6), 0.3)
+    G = rng.normal(size=(7, 2, 4))
+    outs = []
+    for inputs in (x, x.astype(np.float64)):
+        h = layer.forward(inputs)
+        assert layer._x.dtype == inputs.dtype
+        layer.zero_grad()
+        gx = layer.backward(G)
+        outs.append((h, gx, layer.grads["weight"].copy()))
+    for a, b in zip(*outs):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_backward_before_forward_and_bad_grad():
+    layer = dense(3, 2, False, False, np.float64)
+    with pytest.raises(RuntimeError, match="before forward"):
+        layer.backward(np.zeros((1, 1, 2)))
+    layer.forward(np.ones((2, 1, 3), np.uint8))
+    with pytest.raises(ValueError, match="'grad_out' must have shape"):
+        layer.backward(np.zeros((2, 1, 3)))
+
+
+# --- CUDA twins (simulator: tiny sizes) -------------------------------------------------
+
+@pytest.fixture(scope="module")
+def gpu():
+    """numba.cuda and the CUDA kernels, with small blocks: fast under the simulator, and
+    several blocks with a ragged last one."""
+    cuda = pytest.importorskip("numba.cuda")
+    if not cuda.is_available():
+        pytest.skip("no CUDA")
+    from snnumba.kernels import cuda as kernels
+    with mock.patch.object(kernels.config, "THREADS_PER_BLOCK", 8):
+        yield cuda, kernels
+
+
+@pytest.mark.cuda
+@settings(max_examples=6)
+@given(st.tuples(st.integers(1, 12), st.integers(1, 11), st.integers(1, 9)), DENSITIES,
+       st.sampled_from([np.float32, np.float64]), st.integers(0, 2**32 - 1))
+@example((5, 4, 3), 1.0, np.float64, 0)
+@example((5, 4, 3), 0.0, np.float32, 0)
+def test_cuda_twins_equal_cpu(gpu, sizes, density, dtype, seed):
+    cuda, kernels = gpu
+    R, N, J = sizes
+    rng = np.random.default_rng(seed)
+    x = spikes(rng, (R, N), density)
+    w, bias = rng.normal(size=(N, J)).astype(dtype), rng.normal(size=J).astype(dtype)
+    g = rng.normal(size=(R, J)).astype(dtype)
+    counts = np.empty(R, np.int64)
+    cpu.spike_row_counts(x, counts)
+    d_counts = cuda.device_array(R, np.int64)
+    kernels.spike_row_counts(cuda.to_device(x), d_counts)
+    np.testing.assert_array_equal(d_counts.copy_to_host(), counts)
+    counts, offsets, indices = build_index(x)
+    d_indices = cuda.device_array(max(1, len(indices)), np.int32)
+    kernels.spike_row_indices(cuda.to_device(x), cuda.to_device(offsets), d_indices)
+    np.testing.assert_array_equal(d_indices.copy_to_host()[:len(indices)], indices)
+    out, d_out = np.empty((R, J), dtype), cuda.device_array((R, J), dtype)
+    cpu.spike_matmul(offsets, indices, w, bias, out)
+    kernels.spike_matmul(*[cuda.to_device(a) for a in (offsets, indices, w, bias)], d_out)
+    np.testing.assert_allclose(d_out.copy_to_host(), out, **tolerance(dtype))
+    start = rng.normal(size=(N, J)).astype(dtype)
+    grad_w, d_grad_w = start.copy(), cuda.to_device(start)
+    cpu.spike_weight_grad(offsets, indices, g, grad_w)
+    kernels.spike_weight_grad(*[cuda.to_device(a) for a in (offsets, indices, g)], d_grad_w)
+    np.testing.assert_allclose(d_grad_w.copy_to_host(), grad_w, **tolerance(dtype))
+
+
+@pytest.mark.cuda
+def test_cuda_counts_mark_rows_that_are_not_spikes(gpu):
+    cuda, kernels = gpu
+    x = np.array([[0, 1, 1, 0], [0, 2, 0, 0], [0, 0, 0, 0], [1, 1, 1, 255]], np.uint8)
+    counts = cuda.device_array(4, np.int64)
+    kernels.spike_row_counts(cuda.to_device(x), counts)
+    np.testing.assert_array_equal(counts.copy_to_host(), [2, -1, 0, -1])
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("spike_dtype", [np.uint8, bool])
+@always_events()
+def test_dense_on_cuda_equals_cpu(gpu, spike_dtype):
+    rng = np.random.default_rng(9)
+    x = spikes(rng, (4, 2, 6), 0.3).astype(spike_dtype)
+    G = rng.normal(size=(4, 2, 5))
+    outs = []
+    for device in ("cpu", "cuda"):
+        layer = snn.Network([dense(6, 5, True, True, np.float64)], device=device, dtype=np.float64).layers[0]
+        be = layer.backend
+        h = be.to_host(layer.forward(x if device == "cpu" else be.asarray(x)))
+        assert layer._events is not None
+        layer.zero_grad()
+        gx = be.to_host(layer.backward(G))
+        outs.append([h, gx] + [be.to_host(layer.grads[k]) for k in ("weight", "bias")])
+    for a, b in zip(*outs):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
