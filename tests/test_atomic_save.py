@@ -1,0 +1,54 @@
+"""Network.save under a crash: a process killed (SIGKILL) while it overwrites a saved
+network leaves the previous file whole, or the new one whole, never a torn one."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import snnumba as snn
+
+pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
+
+#: The writer saves network A once, says so, then overwrites the file with B and A in turn.
+WRITER = """
+import sys
+import numpy as np
+import snnumba as snn
+
+def network(seed):
+    return snn.Network([snn.Dense(1200, 800, bias=True, rng=seed), snn.LIF()], dtype=np.float64)
+
+path = sys.argv[1]
+a, b = network(1), network(2)
+a.save(path)
+print("ready", flush=True)
+while True:
+    b.save(path)
+    a.save(path)
+"""
+
+
+def network(seed):
+    return snn.Network([snn.Dense(1200, 800, bias=True, rng=seed), snn.LIF()], dtype=np.float64)
+
+
+def test_sigkill_during_save_keeps_a_whole_file(tmp_path):
+    path = tmp_path / "net.npz"
+    saved = [network(seed).state_dict() for seed in (1, 2)]      # what the writer saves (A, B)
+    rng = np.random.default_rng(0)
+    for attempt in range(3):
+        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE,
+                                  env=dict(os.environ), cwd=tmp_path)
+        try:
+            assert writer.stdout.readline().strip() == b"ready"
+            time.sleep(rng.uniform(0.05, 0.4))                   # somewhere inside a save
+        finally:
+            writer.send_signal(signal.SIGKILL)
+            writer.wait()
+        loaded = snn.Network.load(path).state_dict()             # a torn zip fails here ...
+        matches = [all(np.array_equal(loaded[k], state[k]) for k in state) for state in saved]
+        assert any(matches), f"attempt {attempt}: the file holds neither network"   # ... or here
