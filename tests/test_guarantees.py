@@ -1,10 +1,12 @@
 """Guarantees users rely on: gradients accumulate, snapshots are copies, the best epoch is
-restored, and a saved network comes back with every hyperparameter (checked by behaviour:
-the same output *and* the same BPTT gradients)."""
+restored, a saved network comes back with every hyperparameter (checked by behaviour:
+the same output *and* the same BPTT gradients), silent outputs have the textbook loss, and
+the documented defaults hold."""
 import numpy as np
 import pytest
 
 import snnumba as snn
+from tests.reference import naive_adam, naive_lif_forward, naive_readout_forward, tangent_lif
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
 
@@ -180,3 +182,57 @@ def test_stca_loss_of_a_silent_neuron():
     assert loss == pytest.approx(1.0 - 0.7)
     np.testing.assert_array_equal(grad[:, 0], [0, 0, -1, 0, 0])
     assert snn.losses.stca_loss(np.zeros((4, 2)), 1.0, 1, N_d=0) == (0.0, pytest.approx(np.zeros((4, 2))))
+
+
+# --- documented defaults, by behaviour -------------------------------------------------------
+#: Default surrogate steepness per surrogate, as documented (kernels/scalar.py; the seed's sigmoid: 5).
+DEFAULT_STEEPNESS = {"sigmoid": 5.0, "fast_sigmoid": 10.0, "arctan": 2.0, "triangle": 1.0}
+
+
+@pytest.mark.parametrize("surrogate", list(DEFAULT_STEEPNESS))
+def test_lif_defaults(surrogate):
+    """LIF(): tau 5 ms, dt 1 ms, threshold 1, the surrogate's default steepness."""
+    rng = np.random.default_rng(3)
+    h = rng.normal(0.6, 0.8, (15, 2, 4))
+    lif = snn.LIF(surrogate=surrogate, dtype=np.float64)
+    s = lif.forward(h)
+    alpha = np.exp(-1e-3 / 5e-3)
+    v_ref, s_ref, _, _ = naive_lif_forward(h, alpha, 1.0)
+    np.testing.assert_allclose(lif.v, v_ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(s, s_ref)
+    assert s.any()
+    gs, dh = rng.normal(size=h.shape), rng.normal(size=h.shape)
+    grad_h = lif.backward(gs)
+    _, _, _, ds = tangent_lif(h, dh, alpha, 1.0, surrogate, DEFAULT_STEEPNESS[surrogate])
+    assert np.sum(grad_h * dh) == pytest.approx(np.sum(gs * ds), rel=1e-9)
+    assert snn.LIFParams().alpha == pytest.approx(alpha, rel=1e-15)
+
+
+def test_if_and_readout_defaults():
+    h = np.random.default_rng(4).normal(0.3, 1.0, (10, 2, 3))
+    layer = snn.IF(dtype=np.float64)                        # alpha = 1, threshold 1
+    np.testing.assert_array_equal(layer.forward(h), naive_lif_forward(h, 1.0, 1.0)[1])
+    readout = snn.LeakyReadout(dtype=np.float64)            # tau 5 ms, dt 1 ms
+    np.testing.assert_allclose(readout.forward(h), naive_readout_forward(h, np.exp(-0.2))[0], rtol=1e-12)
+
+
+def test_dense_and_layer_defaults():
+    dense = snn.Dense(7, 4, rng=0)
+    assert set(dense.params) == {"weight"} and not dense.buffers      # no bias, no Dale, no delays
+    assert np.abs(dense.params["weight"]).max() <= 1 / np.sqrt(4)      # the seed's init bound
+    assert dense.params["weight"].dtype == np.float32
+    dense.eval()
+    assert dense.train().training
+
+
+def test_optimizer_defaults():
+    """Adam: lr 1e-3, betas (0.9, 0.999), eps 1e-8 (PyTorch's); SGD: lr 1e-2, no momentum."""
+    p0, g = np.array([[0.5, -1.0]]), np.array([[0.2, 0.3]])
+    for make, want in ((snn.Adam, naive_adam(p0, g, 0, 0, 1, 1e-3, 0.9, 0.999, 1e-8, 0.0)[0]),
+                       (snn.SGD, p0 - 1e-2 * g)):
+        net = snn.Network([snn.Dense(1, 2, rng=0)], dtype=np.float64)
+        net.layers[0].params["weight"][...] = p0
+        opt = make(net)
+        net.layers[0].grads["weight"][...] = g
+        opt.step()
+        np.testing.assert_allclose(net.layers[0].params["weight"], want, rtol=1e-13)

@@ -114,3 +114,34 @@ def test_checkpoint_resumes_exactly(tmp_path):
     resumed.network.save(tmp_path / "net.npz")              # a network file is not a checkpoint
     with pytest.raises(ValueError, match="not an snnumba checkpoint"):
         resumed.load_checkpoint(tmp_path / "net.npz")
+
+
+@pytest.mark.parametrize("n,batch_size", [(10, 3), (9, 3), (4, 4), (5, 1)])
+def test_array_data_batches(n, batch_size):
+    x = np.arange(2 * n, dtype=np.float32).reshape(2, n, 1)
+    data = snn.ArrayData(x, np.arange(n))
+    for drop_last in (True, False):
+        batches = list(data.batches(batch_size, 0, shuffle=True, drop_last=drop_last))
+        sizes = [len(y) for _, y in batches]
+        full, rest = divmod(n, batch_size)
+        assert sizes == [batch_size] * full + ([rest] if rest and not drop_last else [])
+        seen = np.concatenate([y for _, y in batches])
+        assert len(set(seen.tolist())) == len(seen)          # no sample twice
+        if not drop_last:
+            assert sorted(seen.tolist()) == list(range(n))
+        for xb, yb in batches:                              # inputs travel with their targets
+            np.testing.assert_array_equal(xb[0, :, 0], yb)
+    ordered = [y.tolist() for _, y in data.batches(batch_size, 0, shuffle=False, drop_last=False)]
+    assert sum(ordered, []) == list(range(n))
+
+
+def test_default_early_stopping_stops_after_patience():
+    """Validation loss rises after a few epochs: with the default early stopping the fit ends
+    patience epochs after the best one (the seed's rule) instead of running all epochs."""
+    from tests.test_guarantees import overshoot_task
+    net, train, val, loss = overshoot_task()
+    history = snn.Trainer(net, snn.SGD(net, lr=0.02), loss=loss, progress=False).fit(
+        train, val, epochs=40, batch_size=8, rng=0, patience=3)
+    assert history["stopped_early"]
+    assert len(history["val_loss"]) < 40
+    assert should_stop(history["val_loss"], len(history["val_loss"]) - 1, 3)
