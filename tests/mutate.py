@@ -317,6 +317,8 @@ def parse_args(argv):
     parser.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
     parser.add_argument("--timeout", type=float, metavar="SECONDS",
                         help="per mutant (default: 4x the unmutated run + 60 s)")
+    parser.add_argument("--match", nargs="+", metavar="TEXT",
+                        help="keep only mutants whose listing contains one of these (e.g. ':38:83')")
     parser.add_argument("--list", action="store_true", help="only list the mutants")
     parser.add_argument("--skip-baseline", action="store_true",
                         help="do not first check that the tests pass on the unmutated code")
@@ -336,6 +338,8 @@ def main(argv=None):
             random.Random(f"{args.seed}:{path.relative_to(ROOT)}").shuffle(found)
             found = sorted(found[:args.sample], key=lambda m: m.start)
         mutants.extend(found)
+    if args.match:
+        mutants = [m for m in mutants if any(text in str(m) for text in args.match)]
     if args.list:
         for i, m in enumerate(mutants, 1):
             print(f"{i:4d}  {m}")
