@@ -45,7 +45,12 @@ def test_sigkill_during_save_keeps_a_whole_file(tmp_path):
                                   env=dict(os.environ), cwd=tmp_path)
         try:
             assert writer.stdout.readline().strip() == b"ready"
-            time.sleep(rng.uniform(0.05, 0.4))                   # somewhere inside a save
+            full = path.stat().st_size
+            # kill at a random point, or as soon as the file is seen shorter than a whole
+            # network (a save that writes in place is caught in the act)
+            deadline = time.monotonic() + rng.uniform(0.05, 0.4)
+            while time.monotonic() < deadline and path.exists() and path.stat().st_size >= full:
+                pass
         finally:
             writer.send_signal(signal.SIGKILL)
             writer.wait()
