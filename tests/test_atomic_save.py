@@ -40,9 +40,12 @@ def test_sigkill_during_save_keeps_a_whole_file(tmp_path):
     path = tmp_path / "net.npz"
     saved = [network(seed).state_dict() for seed in (1, 2)]      # what the writer saves (A, B)
     rng = np.random.default_rng(0)
+    # the writer imports the snnumba under test, not whichever one is installed
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(snn.__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
     for attempt in range(3):
         writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE,
-                                  env=dict(os.environ), cwd=tmp_path)
+                                  env=env, cwd=tmp_path)
         try:
             assert writer.stdout.readline().strip() == b"ready"
             full = path.stat().st_size
