@@ -153,3 +153,25 @@ def test_membrane_gradient_reaches_the_weights():
     assert np.sum(net.layers[0].grads["weight"] * d) == pytest.approx(want, rel=1e-9)
     with pytest.raises(ValueError, match="grad_v"):
         net.backward(gs, grad_v=gv[:5])
+
+
+def test_consecutive_dense_layers_pass_gradients_on():
+    """Dense after Dense: the inner one must return its input gradient (layer 0 needs it)."""
+    rng = np.random.default_rng(6)
+    net = snn.Network([snn.Dense(3, 4, rng=rng), snn.Dense(4, 2, bias=True, rng=rng),
+                       snn.LeakyReadout(tau=4e-3)], dtype=np.float64)
+    x, G = rng.normal(size=(5, 2, 3)), rng.normal(size=(5, 2, 2))
+    net.forward(x)
+    net.zero_grad()
+    net.backward(G)
+    w = net.layers[0].params["weight"]
+    fd = np.zeros_like(w)
+    for i in np.ndindex(w.shape):                      # the loss is linear in w: exact differences
+        old = w[i]
+        w[i] = old + 1.0
+        up = np.sum(G * net.forward(x))
+        w[i] = old - 1.0
+        down = np.sum(G * net.forward(x))
+        w[i] = old
+        fd[i] = (up - down) / 2.0
+    np.testing.assert_allclose(net.layers[0].grads["weight"], fd, rtol=1e-10, atol=1e-12)
