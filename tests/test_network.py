@@ -175,3 +175,19 @@ def test_consecutive_dense_layers_pass_gradients_on():
         w[i] = old
         fd[i] = (up - down) / 2.0
     np.testing.assert_allclose(net.layers[0].grads["weight"], fd, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
+def test_threshold_follows_a_growing_batch(device):
+    """A per-neuron threshold is broadcast anew when the batch grows (not a cached [B, N])."""
+    if device == "cuda":
+        cuda = pytest.importorskip("numba.cuda")
+        if not cuda.is_available():
+            pytest.skip("no CUDA device or simulator")
+    h = np.random.default_rng(7).normal(0.5, 1.0, (10, 4, 3))
+    threshold = np.array([0.4, 0.9, 1.6])
+    net = snn.Network([snn.LIF(threshold=threshold)], device=device, dtype=np.float64)
+    net.forward(h[:, :2])
+    grown = net.backend.to_host(net.forward(h))
+    fresh = snn.Network([snn.LIF(threshold=threshold)], dtype=np.float64).forward(h)
+    np.testing.assert_array_equal(grown, fresh)

@@ -90,6 +90,9 @@ def test_trainer_errors():
         snn.Trainer(net, snn.Adam(net), progress=False).fit(train, epochs=1, batch_size=64)
     with pytest.raises(TypeError, match="epochs"):
         snn.Trainer(net, snn.Adam(net), progress=False).fit(train, epochs=1.5)
+    for kwargs in ({"epochs": 0}, {"batch_size": 0}, {"patience": 0}):
+        with pytest.raises(ValueError, match=f"'{next(iter(kwargs))}'"):
+            snn.Trainer(net, snn.Adam(net), progress=False).fit(train, **{"epochs": 1, "batch_size": 4, **kwargs})
 
 
 def test_checkpoint_resumes_exactly(tmp_path):
