@@ -91,7 +91,7 @@ def test_trainer_errors():
     with pytest.raises(TypeError, match="epochs"):
         snn.Trainer(net, snn.Adam(net), progress=False).fit(train, epochs=1.5)
     for kwargs in ({"epochs": 0}, {"batch_size": 0}, {"patience": 0}):
-        with pytest.raises(ValueError, match=f"'{next(iter(kwargs))}'"):
+        with pytest.raises(ValueError, match=f"'{next(iter(kwargs))}' of 0 must be >= 1"):
             snn.Trainer(net, snn.Adam(net), progress=False).fit(train, **{"epochs": 1, "batch_size": 4, **kwargs})
 
 
