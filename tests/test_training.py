@@ -90,9 +90,11 @@ def test_trainer_errors():
         snn.Trainer(net, snn.Adam(net), progress=False).fit(train, epochs=1, batch_size=64)
     with pytest.raises(TypeError, match="epochs"):
         snn.Trainer(net, snn.Adam(net), progress=False).fit(train, epochs=1.5)
+    # ArrayData does not check batch_size itself: fit must
+    data = snn.ArrayData(np.zeros((5, 8, cfg.n_inputs), np.float32), np.zeros(8, np.int64))
     for kwargs in ({"epochs": 0}, {"batch_size": 0}, {"patience": 0}):
         with pytest.raises(ValueError, match=f"'{next(iter(kwargs))}' of 0 must be >= 1"):
-            snn.Trainer(net, snn.Adam(net), progress=False).fit(train, **{"epochs": 1, "batch_size": 4, **kwargs})
+            snn.Trainer(net, snn.Adam(net), progress=False).fit(data, **{"epochs": 1, "batch_size": 4, **kwargs})
 
 
 def test_checkpoint_resumes_exactly(tmp_path):
