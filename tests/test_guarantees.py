@@ -166,6 +166,15 @@ def test_silent_output_gives_uniform_softmax(loss_fn, scale):
     np.testing.assert_allclose(grad, np.broadcast_to(want, (T, B, C)), rtol=1e-12, atol=1e-15)
 
 
+def test_softmax_losses_survive_large_outputs():
+    """The log-softmax is shifted by its maximum: outputs of 1e4 give the exact loss, not inf/NaN."""
+    v = np.zeros((2, 2, 3))
+    v[:, 0, 0], v[:, 1, 2] = 5e3, 5e3          # time sums of 1e4 for the labelled classes
+    loss, grad = snn.spike_count_cross_entropy(v, np.array([0, 1]))
+    assert loss == pytest.approx(1e4 / 2, rel=1e-12)  # sample 1 pays 1e4, sample 0 nothing
+    np.testing.assert_allclose(grad[0], [[0, 0, 0], [0, -0.5, 0.5]], atol=1e-12)
+
+
 def test_spike_count_loss_by_hand():
     """One sample fires, one is silent: loss and gradient worked out from the definition."""
     spikes = np.zeros((3, 2, 2))

@@ -19,6 +19,10 @@ def test_should_stop_is_the_seeds_rule():
         e = len(hist) - 1
         assert should_stop(hist, e) == seed_rule(hist, e)
     assert not should_stop([], 20)
+    # the boundary, drawn explicitly: the oldest of the last 10 is the lowest, at epoch 10 and 11
+    rising = [5.0] + [1.0 + 0.1 * k for k in range(11)]
+    assert not should_stop(rising[:11], 10) and not seed_rule(rising[:11], 10)
+    assert should_stop(rising, 11) and seed_rule(rising, 11)
 
 
 def small_task(n, seed):
