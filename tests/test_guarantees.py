@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import snnumba as snn
-from tests.reference import naive_adam, naive_lif_forward, naive_readout_forward, tangent_lif
+from tests.reference import naive_adam, naive_lif_forward, naive_readout_forward, naive_sgd, tangent_lif
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
 
@@ -236,13 +236,21 @@ def test_dense_and_layer_defaults():
 
 
 def test_optimizer_defaults():
-    """Adam: lr 1e-3, betas (0.9, 0.999), eps 1e-8 (PyTorch's); SGD: lr 1e-2, no momentum."""
-    p0, g = np.array([[0.5, -1.0]]), np.array([[0.2, 0.3]])
-    for make, want in ((snn.Adam, naive_adam(p0, g, 0, 0, 1, 1e-3, 0.9, 0.999, 1e-8, 0.0)[0]),
-                       (snn.SGD, p0 - 1e-2 * g)):
+    """Adam: lr 1e-3, betas (0.9, 0.999), eps 1e-8, no weight decay (PyTorch's); SGD: lr 1e-2,
+    no momentum, no weight decay, and with momentum no dampening and no Nesterov. Two steps:
+    the first step of SGD is the same with and without momentum."""
+    p0, grads = np.array([[0.5, -1.0]]), [np.array([[0.2, 0.3]]), np.array([[-0.4, 0.1]])]
+    cases = [(snn.Adam, {}, lambda p, g, s, k: naive_adam(p, g, *s, k, 1e-3, 0.9, 0.999, 1e-8, 0.0)),
+             (snn.SGD, {}, lambda p, g, s, k: naive_sgd(p, g, s[0], k, 1e-2, 0.0, 0.0, 0.0, False)),
+             (snn.SGD, {"momentum": 0.9}, lambda p, g, s, k: naive_sgd(p, g, s[0], k, 1e-2, 0.9, 0.0, 0.0, False))]
+    for make, kwargs, reference in cases:
         net = snn.Network([snn.Dense(1, 2, rng=0)], dtype=np.float64)
-        net.layers[0].params["weight"][...] = p0
-        opt = make(net)
-        net.layers[0].grads["weight"][...] = g
-        opt.step()
-        np.testing.assert_allclose(net.layers[0].params["weight"], want, rtol=1e-13)
+        layer = net.layers[0]
+        layer.params["weight"][...] = p0
+        opt = make(net, **kwargs)
+        want, slots = p0, (np.zeros_like(p0), np.zeros_like(p0))
+        for step, g in enumerate(grads, 1):
+            layer.grads["weight"][...] = g
+            opt.step()
+            want, *slots = reference(want, g, slots, step)
+            np.testing.assert_allclose(layer.params["weight"], want, rtol=1e-13, err_msg=f"{make.__name__} {kwargs}")
