@@ -6,6 +6,8 @@ at t), time-major ``[T, B, N]``, ``alpha = exp(-dt / tau)``::
     v[t+1] = (alpha * v[t] + h[t]) * (1 - s[t])
     s[t+1] = H(v[t] - threshold)
 
+with ``H(x) = 1 if x > 0 else 0``: a membrane exactly at the threshold does not fire.
+
 IF is LIF with ``alpha = 1`` (``tau = inf``). The leaky readout integrates without
 spiking: ``v[t+1] = alpha * v[t] + h[t]``. Every forward pass starts from rest
 (``v = s = 0``) unless it is asked to continue from the state the previous one left.

@@ -1,7 +1,25 @@
-"""Plain-NumPy references (``naive_*``), written from the equations, not from the kernels."""
+"""Plain-NumPy references (``naive_*``), written from the equations, not from the kernels.
+
+Nothing here imports snnumba: a formula shared with the package would let a wrong
+formula pass on both sides.
+"""
 import numpy as np
 
-from snnumba.surrogate import derivative as surrogate_derivative
+
+def surrogate_derivative(name, x, beta):
+    """The documented surrogate derivatives (snnumba.surrogate's table), written out."""
+    x = np.asarray(x, dtype=np.float64)
+    if name == "sigmoid":
+        with np.errstate(over="ignore"):
+            s, one_minus_s = 1.0 / (1.0 + np.exp(-beta * x)), 1.0 / (1.0 + np.exp(beta * x))
+        return beta * s * one_minus_s
+    if name == "fast_sigmoid":
+        return 1.0 / (1.0 + beta * np.abs(x)) ** 2
+    if name == "arctan":
+        return (beta / 2.0) / (1.0 + (np.pi * beta * x / 2.0) ** 2)
+    if name == "triangle":
+        return beta * np.maximum(0.0, 1.0 - beta * np.abs(x))
+    raise ValueError(f"unknown surrogate {name!r}")
 
 
 def naive_lif_forward(h, alpha, threshold, v0=None, s0=None):

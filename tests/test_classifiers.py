@@ -64,6 +64,32 @@ def test_sequences_of_forward_equal_seed(case):
         close(ours.regress(x, proportional), ref.regress(x, proportional))
 
 
+@pytest.mark.parametrize("N", [1, 511, 512, 513, 1029])
+def test_kernels_across_neuron_blocks(N):
+    """The CPU update and time-mean kernels work in blocks of 512 neurons."""
+    rng = np.random.default_rng(N)
+    ours, ref = MaxRateClassifier(N, 3, decay=0.3), NaiveMaxRate((N,), 3, 0.3)
+    for _ in range(2):
+        x = (rng.random((4, 5, N)) < 0.4).astype(np.float32)    # [T, B, N]: averaged over time
+        labels = rng.integers(0, 3, 5)
+        ours.forward(x, labels, logits=None)
+        ref.forward(x, labels, logits=None)
+        close(ours.rates, ref.rates)
+        ref.set_rates(ours.rates.copy())
+    x = rng.random((4, N)).astype(np.float32)
+    close(ours.regress(x), ref.regress(x))
+
+
+def test_ties_go_to_the_first_class():
+    clf = MaxRateClassifier(3, 3)
+    clf.rates = np.array([[0.5, 0.5, 0.0], [0.0, 0.2, 0.2], [0.0, 0.0, 0.0]])
+    np.testing.assert_array_equal(clf.assignments, [0, 1, 0])
+    # neurons 0 and 2 vote for class 0, neuron 1 for class 1: equal logits, class 0 wins
+    logits = clf.regress(np.array([[1.0, 0.5, 0.0]]), proportional=False)
+    np.testing.assert_array_equal(logits, [[0.5, 0.5, 0.0]])
+    assert clf.classify(np.array([[1.0, 0.5, 0.0]]), proportional=False).tolist() == [0]
+
+
 def test_classify_before_any_update_matches_seed():
     ours, ref = MaxRateClassifier(4, 3), NaiveMaxRate((4,), 3, 0.0)
     x = np.random.default_rng(1).random((5, 4)).astype(np.float32)
@@ -124,11 +150,16 @@ def test_cuda_twins(B, N, K, seed):
     cuda = pytest.importorskip("numba.cuda")
     if not cuda.is_available():
         pytest.skip("no CUDA")
+    from snnumba.kernels import cuda as kernels
     rng = np.random.default_rng(seed)
     x = (rng.random((4, B, N)) < 0.5).astype(np.float32)
     labels = rng.integers(0, K, B)
-    cpu, gpu = MaxRateClassifier(N, K, decay=0.2), MaxRateClassifier(N, K, decay=0.2, device="cuda")
-    for clf in (cpu, gpu):
-        clf.forward(x, labels)
-    close(gpu.rates, cpu.rates)
-    close(gpu.regress(x[0]), cpu.regress(x[0]))
+    old, kernels.config.THREADS_PER_BLOCK = kernels.config.THREADS_PER_BLOCK, 4   # several blocks
+    try:
+        cpu, gpu = MaxRateClassifier(N, K, decay=0.2), MaxRateClassifier(N, K, decay=0.2, device="cuda")
+        for clf in (cpu, gpu):
+            clf.forward(x, labels)
+        close(gpu.rates, cpu.rates)
+        close(gpu.regress(x[0]), cpu.regress(x[0]))
+    finally:
+        kernels.config.THREADS_PER_BLOCK = old

@@ -1,7 +1,7 @@
 """Dense with synaptic delays: kernel vs a NumPy loop, backward vs finite differences, CUDA twins."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 import snnumba as snn
 from tests.reference import naive_delayed_dense
@@ -15,11 +15,13 @@ def delayed_layer(rng, n_in, n_out, mode, max_steps=3, bias=False, dales_law=Fal
 
 
 @given(st.integers(1, 8), st.integers(1, 3), st.integers(1, 5), st.integers(1, 4),
-       st.sampled_from(["round", "linear"]), st.integers(0, 2**32 - 1))
-def test_delayed_forward_equals_loop(T, B, n_in, n_out, mode, seed):
+       st.sampled_from(["round", "linear"]), st.integers(0, 2**32 - 1), st.booleans())
+@example(6, 2, 4, 3, "linear", 0, True)
+def test_delayed_forward_equals_loop(T, B, n_in, n_out, mode, seed, sparse):
+    """Dense or sparse 0/1 input (the kernel skips zeros; a one must not be skipped)."""
     rng = np.random.default_rng(seed)
     layer, steps = delayed_layer(rng, n_in, n_out, mode)
-    x = rng.normal(size=(T, B, n_in))
+    x = (rng.random((T, B, n_in)) < 0.3).astype(np.float64) if sparse else rng.normal(size=(T, B, n_in))
     if mode == "round":
         steps = np.rint(steps)
     np.testing.assert_allclose(layer.forward(x), naive_delayed_dense(x, layer.params["weight"], steps),
@@ -83,14 +85,19 @@ def test_delay_cuda_twins(T, B, n_in, n_out, mode, seed):
     cuda = pytest.importorskip("numba.cuda")
     if not cuda.is_available():
         pytest.skip("no CUDA")
+    from snnumba.kernels import cuda as kernels
     layers = [delayed_layer(np.random.default_rng(seed), n_in, n_out, mode, device=d)[0] for d in ("cpu", "cuda")]
     rng = np.random.default_rng(seed + 1)
-    x, G = rng.normal(size=(T, B, n_in)), rng.normal(size=(T, B, n_out))
+    x, G = (rng.random((T, B, n_in)) < 0.5).astype(np.float64), rng.normal(size=(T, B, n_out))
     outs = []
-    for layer in layers:
-        h = layer.backend.to_host(layer.forward(x))
-        layer.zero_grad()
-        gx = layer.backend.to_host(layer.backward(G))
-        outs.append((h, gx, layer.backend.to_host(layer.grads["weight"])))
+    old, kernels.config.THREADS_PER_BLOCK = kernels.config.THREADS_PER_BLOCK, 4   # several blocks
+    try:
+        for layer in layers:
+            h = layer.backend.to_host(layer.forward(x))
+            layer.zero_grad()
+            gx = layer.backend.to_host(layer.backward(G))
+            outs.append((h, gx, layer.backend.to_host(layer.grads["weight"])))
+    finally:
+        kernels.config.THREADS_PER_BLOCK = old
     for a, b in zip(*outs):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)

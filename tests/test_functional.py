@@ -35,6 +35,27 @@ def test_spike_cluster_equals_seed(v, T_in, per_neuron):
     assert n_o.dtype == v.dtype
 
 
+@pytest.mark.parametrize("N", [1, 255, 256, 257, 515])
+def test_spike_cluster_across_neuron_blocks(N):
+    """The CPU kernel works in blocks of 256 neurons: sizes at, around and past the edges."""
+    rng = np.random.default_rng(N)
+    v = np.round(rng.uniform(-1.0, 2.0, (7, N)), 1)      # ties and exact threshold hits
+    threshold = np.round(rng.uniform(0.8, 1.2, N), 1)
+    got = F.spike_cluster(v, threshold, 1)
+    for a, b in zip(got, naive_spike_cluster(v, threshold, 1)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_spike_cluster_ties_take_the_first():
+    """Two clusters of one spike each (the first is k_negative), and the two best places
+    for a new cluster tie at 0.5 (the first is k_positive). v == threshold is a spike."""
+    v = np.array([[1.0, 0.0, 0.5, 0.2, 0.5, 0.0, 1.0, 0.0]]).T
+    n_o, k_pos, k_neg = F.spike_cluster(v, 1.0, 1)
+    assert n_o[0] == 2
+    assert np.flatnonzero(k_neg[:, 0]).tolist() == [0]
+    assert np.flatnonzero(k_pos[:, 0]).tolist() == [2]
+
+
 @given(membranes(), st.integers(1, 4))
 def test_spike_cluster_properties(v, T_in):
     n_o, k_pos, k_neg = F.spike_cluster(v, 1.0, T_in)

@@ -3,12 +3,13 @@
 The backward pass (reverse mode, in the kernels) must give <grad, d> equal to the
 directional derivative along any direction d of the *surrogate model*: the network in
 which the spike's derivative is surrogate'(v - threshold). That derivative is computed
-here by forward-mode tangent propagation in plain NumPy (tests/reference.py). Smooth parts
+here by forward-mode tangent propagation in plain NumPy (tests/reference.py), with the decay
+``exp(-dt / tau)`` and the surrogate written in the test, not read from the layers. Smooth parts
 (Dense, readout, loss, surrogate primitives) are also checked by central differences.
 """
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 import snnumba as snn
 from snnumba import surrogate as sg
@@ -17,35 +18,44 @@ from tests.reference import naive_log_softmax_nll, tangent_lif, tangent_readout
 SURROGATES = ["sigmoid", "fast_sigmoid", "arctan", "triangle"]
 
 
-def build(rng, n_in, hidden, classes, dales_law, bias, surrogate, beta, tau=5e-3):
+def build(rng, n_in, hidden, classes, dales_law, bias, surrogate, beta, tau=5e-3, dt=1e-3, threshold=1.0,
+          tau_out=None):
     layers = [snn.Dense(n_in, hidden, bias=bias, dales_law=dales_law, ie_ratio=0.3, rng=rng,
                         init_bound=1.0),
-              snn.LIF(tau=tau, threshold=1.0, surrogate=surrogate, beta=beta),
+              snn.LIF(tau=tau, threshold=threshold, dt=dt, surrogate=surrogate, beta=beta),
               snn.Dense(hidden, classes, bias=bias, dales_law=dales_law, ie_ratio=0.3, rng=rng),
-              snn.LeakyReadout(tau=tau)]
+              snn.LeakyReadout(tau=tau if tau_out is None else tau_out, dt=dt)]
     return snn.Network(layers, dtype=np.float64)
 
 
-def effective(w, sign, dw):
-    """W_eff and its tangent: |w| * sign under Dale's law, else w."""
-    if sign is None:
+def effective(w, dales_law, dw):
+    """W_eff and its tangent: |w| * sign under Dale's law (the first round(0.3 n_in) input
+    rows inhibitory, as documented), else w."""
+    if not dales_law:
         return w, dw
+    sign = np.where(np.arange(w.shape[0])[:, None] < round(0.3 * w.shape[0]), -1.0, 1.0)
     return np.abs(w) * sign, np.sign(w) * sign * dw
 
 
-def tangent_loss(net, x, labels, directions, scale):
-    """Loss and its directional derivative along ``directions`` (a dict like named_parameters)."""
-    d1, lif, d2, ro = net.layers
-    w1, dw1 = effective(d1.params["weight"], d1.buffers.get("sign"), directions["0.weight"])
-    w2, dw2 = effective(d2.params["weight"], d2.buffers.get("sign"), directions["2.weight"])
+def tangent_loss(net, x, labels, directions, scale, model):
+    """Loss and its directional derivative along ``directions`` (a dict like named_parameters).
+
+    ``model`` holds the constants the network was built with (tau, tau_out, dt, threshold,
+    surrogate, beta, dales_law, bias); the decays are computed here from them, never read
+    from the layers."""
+    d1, _, d2, _ = net.layers
+    alpha = np.exp(-model["dt"] / model["tau"])
+    alpha_out = np.exp(-model["dt"] / model["tau_out"])
+    w1, dw1 = effective(d1.params["weight"], model["dales_law"], directions["0.weight"])
+    w2, dw2 = effective(d2.params["weight"], model["dales_law"], directions["2.weight"])
     h1, dh1 = x @ w1, x @ dw1
-    if d1.has_bias:
+    if model["bias"]:
         h1, dh1 = h1 + d1.params["bias"], dh1 + directions["0.bias"]
-    v, s, dv, ds = tangent_lif(h1, dh1, lif.lif_params.alpha, 1.0, lif.surrogate, lif.beta)
+    v, s, dv, ds = tangent_lif(h1, dh1, alpha, model["threshold"], model["surrogate"], model["beta"])
     h2, dh2 = s @ w2, ds @ w2 + s @ dw2
-    if d2.has_bias:
+    if model["bias"]:
         h2, dh2 = h2 + d2.params["bias"], dh2 + directions["2.bias"]
-    vo, dvo = tangent_readout(h2, dh2, ro.lif_params.alpha)
+    vo, dvo = tangent_readout(h2, dh2, alpha_out)
     loss, p = naive_log_softmax_nll(scale * vo.sum(0), labels)
     onehot = np.eye(p.shape[1])[labels]
     dloss = np.sum((p - onehot) * scale * dvo.sum(0)) / len(labels)
@@ -54,12 +64,18 @@ def tangent_loss(net, x, labels, directions, scale):
 
 @settings(max_examples=12)
 @given(st.sampled_from(SURROGATES), st.booleans(), st.booleans(), st.integers(0, 2**32 - 1),
-       st.floats(1.0, 6.0))
-def test_network_gradient_equals_forward_mode(surrogate, dales_law, bias, seed, beta):
+       st.floats(1.0, 6.0), st.sampled_from([(5e-3, 1e-3), (2e-2, 5e-4)]), st.booleans())
+@example("triangle", True, True, 0, 1.0, (2e-2, 5e-4), True)   # a silent sample, Dale's law, bias
+def test_network_gradient_equals_forward_mode(surrogate, dales_law, bias, seed, beta, tau_dt, silent):
     rng = np.random.default_rng(seed)
     T, B, n_in, hidden, classes = 25, 4, 7, 6, 3
-    net = build(rng, n_in, hidden, classes, dales_law, bias, surrogate, beta)
+    model = dict(tau=tau_dt[0], tau_out=2 * tau_dt[0], dt=tau_dt[1], threshold=0.8, surrogate=surrogate, beta=beta,
+                 dales_law=dales_law, bias=bias)
+    net = build(rng, n_in, hidden, classes, dales_law, bias, surrogate, beta, tau=model["tau"],
+                dt=model["dt"], threshold=model["threshold"], tau_out=model["tau_out"])
     x = (rng.random((T, B, n_in)) < 0.3).astype(np.float64)
+    if silent:
+        x[:, 0] = 0.0   # a sample without input spikes still has a (bias-driven) gradient
     labels = rng.integers(0, classes, B)
     scale = 0.1
     out = net.forward(x)
@@ -68,7 +84,7 @@ def test_network_gradient_equals_forward_mode(surrogate, dales_law, bias, seed, 
     net.backward(grad)
     for _ in range(3):
         directions = {name: rng.normal(size=p.shape) for name, p, _ in net.named_parameters()}
-        ref_loss, dloss, vo = tangent_loss(net, x, labels, directions, scale)
+        ref_loss, dloss, vo = tangent_loss(net, x, labels, directions, scale, model)
         np.testing.assert_allclose(out, vo, rtol=1e-12, atol=1e-12)
         assert np.isclose(loss, ref_loss, rtol=1e-12)
         inner = sum(np.sum(g * directions[name]) for name, _, g in net.named_parameters())

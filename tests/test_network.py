@@ -4,6 +4,7 @@ import pytest
 
 import snnumba as snn
 from snnumba.tasks import sound_localization as sl
+from tests.reference import tangent_lif
 
 
 def small_net(device="cpu", dtype=np.float64, dales_law=False, seed=0):
@@ -130,3 +131,63 @@ def test_cuda_stimulus_equals_cpu(monkeypatch):
     a = sl.SoundLocalizationData(6, rng=3, config=cfg)
     b = sl.SoundLocalizationData(6, rng=3, config=cfg, device="cuda")
     np.testing.assert_array_equal(b.backend.to_host(b.spikes([5, 1, 2], 0.3)), a.spikes([5, 1, 2], 0.3))
+
+
+def test_membrane_gradient_reaches_the_weights():
+    """Network.backward(grad_out, grad_v) with a spiking last layer (a loss on the membrane,
+    as stca_loss): <dW, direction> equals the forward-mode derivative of the loss."""
+    rng = np.random.default_rng(5)
+    tau, dt = 6e-3, 1e-3
+    net = snn.Network([snn.Dense(4, 3, rng=rng, init_bound=1.0),
+                       snn.LIF(tau=tau, dt=dt, threshold=0.7, surrogate="fast_sigmoid", beta=4.0)],
+                      dtype=np.float64)
+    x = (rng.random((15, 2, 4)) < 0.5).astype(np.float64)
+    gs, gv = rng.normal(size=(15, 2, 3)), rng.normal(size=(15, 2, 3))
+    net.forward(x)
+    net.zero_grad()
+    net.backward(gs, grad_v=gv)
+    w = net.layers[0].params["weight"]
+    d = rng.normal(size=w.shape)
+    _, _, dv, ds = tangent_lif(x @ w, x @ d, np.exp(-dt / tau), 0.7, "fast_sigmoid", 4.0)
+    want = np.sum(gs * ds) + np.sum(gv * dv)
+    assert np.sum(net.layers[0].grads["weight"] * d) == pytest.approx(want, rel=1e-9)
+    with pytest.raises(ValueError, match="grad_v"):
+        net.backward(gs, grad_v=gv[:5])
+
+
+def test_consecutive_dense_layers_pass_gradients_on():
+    """Dense after Dense: the inner one must return its input gradient (layer 0 needs it)."""
+    rng = np.random.default_rng(6)
+    net = snn.Network([snn.Dense(3, 4, rng=rng), snn.Dense(4, 2, bias=True, rng=rng),
+                       snn.LeakyReadout(tau=4e-3)], dtype=np.float64)
+    x, G = rng.normal(size=(5, 2, 3)), rng.normal(size=(5, 2, 2))
+    net.forward(x)
+    net.zero_grad()
+    net.backward(G)
+    w = net.layers[0].params["weight"]
+    fd = np.zeros_like(w)
+    for i in np.ndindex(w.shape):                      # the loss is linear in w: exact differences
+        old = w[i]
+        w[i] = old + 1.0
+        up = np.sum(G * net.forward(x))
+        w[i] = old - 1.0
+        down = np.sum(G * net.forward(x))
+        w[i] = old
+        fd[i] = (up - down) / 2.0
+    np.testing.assert_allclose(net.layers[0].grads["weight"], fd, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
+def test_threshold_follows_a_growing_batch(device):
+    """A per-neuron threshold is broadcast anew when the batch grows (not a cached [B, N])."""
+    if device == "cuda":
+        cuda = pytest.importorskip("numba.cuda")
+        if not cuda.is_available():
+            pytest.skip("no CUDA device or simulator")
+    h = np.random.default_rng(7).normal(0.5, 1.0, (10, 4, 3))
+    threshold = np.array([0.4, 0.9, 1.6])
+    net = snn.Network([snn.LIF(threshold=threshold)], device=device, dtype=np.float64)
+    net.forward(h[:, :2])
+    grown = net.backend.to_host(net.forward(h))
+    fresh = snn.Network([snn.LIF(threshold=threshold)], dtype=np.float64).forward(h)
+    np.testing.assert_array_equal(grown, fresh)

@@ -19,6 +19,10 @@ def test_should_stop_is_the_seeds_rule():
         e = len(hist) - 1
         assert should_stop(hist, e) == seed_rule(hist, e)
     assert not should_stop([], 20)
+    # the boundary, drawn explicitly: the oldest of the last 10 is the lowest, at epoch 10 and 11
+    rising = [5.0] + [1.0 + 0.1 * k for k in range(11)]
+    assert not should_stop(rising[:11], 10) and not seed_rule(rising[:11], 10)
+    assert should_stop(rising, 11) and seed_rule(rising, 11)
 
 
 def small_task(n, seed):
@@ -90,6 +94,11 @@ def test_trainer_errors():
         snn.Trainer(net, snn.Adam(net), progress=False).fit(train, epochs=1, batch_size=64)
     with pytest.raises(TypeError, match="epochs"):
         snn.Trainer(net, snn.Adam(net), progress=False).fit(train, epochs=1.5)
+    # ArrayData does not check batch_size itself: fit must
+    data = snn.ArrayData(np.zeros((5, 8, cfg.n_inputs), np.float32), np.zeros(8, np.int64))
+    for kwargs in ({"epochs": 0}, {"batch_size": 0}, {"patience": 0}):
+        with pytest.raises(ValueError, match=f"'{next(iter(kwargs))}' of 0 must be >= 1"):
+            snn.Trainer(net, snn.Adam(net), progress=False).fit(data, **{"epochs": 1, "batch_size": 4, **kwargs})
 
 
 def test_checkpoint_resumes_exactly(tmp_path):
@@ -114,3 +123,34 @@ def test_checkpoint_resumes_exactly(tmp_path):
     resumed.network.save(tmp_path / "net.npz")              # a network file is not a checkpoint
     with pytest.raises(ValueError, match="not an snnumba checkpoint"):
         resumed.load_checkpoint(tmp_path / "net.npz")
+
+
+@pytest.mark.parametrize("n,batch_size", [(10, 3), (9, 3), (4, 4), (5, 1)])
+def test_array_data_batches(n, batch_size):
+    x = np.arange(2 * n, dtype=np.float32).reshape(2, n, 1)
+    data = snn.ArrayData(x, np.arange(n))
+    for drop_last in (True, False):
+        batches = list(data.batches(batch_size, 0, shuffle=True, drop_last=drop_last))
+        sizes = [len(y) for _, y in batches]
+        full, rest = divmod(n, batch_size)
+        assert sizes == [batch_size] * full + ([rest] if rest and not drop_last else [])
+        seen = np.concatenate([y for _, y in batches])
+        assert len(set(seen.tolist())) == len(seen)          # no sample twice
+        if not drop_last:
+            assert sorted(seen.tolist()) == list(range(n))
+        for xb, yb in batches:                              # inputs travel with their targets
+            np.testing.assert_array_equal(xb[0, :, 0], yb)
+    ordered = [y.tolist() for _, y in data.batches(batch_size, 0, shuffle=False, drop_last=False)]
+    assert sum(ordered, []) == list(range(n))
+
+
+def test_default_early_stopping_stops_after_patience():
+    """Validation loss rises after a few epochs: with the default early stopping the fit ends
+    patience epochs after the best one (the seed's rule) instead of running all epochs."""
+    from tests.test_guarantees import overshoot_task
+    net, train, val, loss = overshoot_task()
+    history = snn.Trainer(net, snn.SGD(net, lr=0.02), loss=loss, progress=False).fit(
+        train, val, epochs=40, batch_size=8, rng=0, patience=3)
+    assert history["stopped_early"]
+    assert len(history["val_loss"]) < 40
+    assert should_stop(history["val_loss"], len(history["val_loss"]) - 1, 3)

@@ -1,7 +1,7 @@
 """Every CUDA launcher equals its CPU twin (under NUMBA_ENABLE_CUDASIM=1 without a GPU)."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 cuda = pytest.importorskip("numba.cuda")
 if not cuda.is_available():  # pragma: no cover
@@ -25,6 +25,12 @@ def on_device(*arrays):
     return [cuda.to_device(np.ascontiguousarray(a)) for a in arrays]
 
 
+def nan_like(*arrays):
+    """Output buffers filled with NaN: an element a kernel forgets to write stays NaN
+    (a buffer holding the CPU's answer would hide it)."""
+    return [np.full(a.shape, np.nan, a.dtype) for a in arrays]
+
+
 def lif_inputs(seed, shape, dtype):
     rng = np.random.default_rng(seed)
     h = rng.normal(0.4, 1.0, shape).astype(dtype)
@@ -37,13 +43,19 @@ small_shapes = st.tuples(st.integers(1, 9), st.integers(1, 4), st.integers(1, 11
 
 @settings(max_examples=8)
 @given(small_shapes, st.integers(0, 10**6), st.floats(0.0, 1.0))
+# B * N threads in blocks of 8: one thread, a full block, a ragged second block, three blocks
+@example((2, 1, 1), 0, 0.5)
+@example((3, 2, 4), 1, 0.9)
+@example((3, 3, 3), 2, 1.0)
+@example((2, 1, 17), 3, 0.0)
+@example((1, 3, 5), 4, 0.8)     # fewer steps than samples
 def test_lif_forward_backward_twins(shape, seed, alpha):
     T, B, N = shape
     h, th = lif_inputs(seed, shape, np.float64)
     z = np.zeros((B, N))
     outs_cpu = [np.empty(shape), np.empty(shape), np.empty((B, N)), np.empty((B, N))]
     cpu.lif_forward(h, alpha, th, z, z, *outs_cpu)
-    d = on_device(h, th, z, z, *outs_cpu)
+    d = on_device(h, th, z, z, *nan_like(*outs_cpu))
     gpu.lif_forward(d[0], alpha, d[1], d[2], d[3], *d[4:])
     for a, b in zip(outs_cpu, d[4:]):
         np.testing.assert_allclose(b.copy_to_host(), a, rtol=1e-12, atol=1e-12)
@@ -53,10 +65,45 @@ def test_lif_forward_backward_twins(shape, seed, alpha):
     for code in range(4):
         gh = np.empty(shape)
         cpu.lif_backward(h, v, s, alpha, th, code, 3.0, gs, gv, gh)
-        dh = cuda.device_array(shape)
+        dh, = on_device(*nan_like(gh))
         dv = on_device(h, v, s, th, gs, gv)
         gpu.lif_backward(dv[0], dv[1], dv[2], alpha, dv[3], code, 3.0, dv[4], dv[5], dh)
         np.testing.assert_allclose(dh.copy_to_host(), gh, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lif_twin_membrane_exactly_at_threshold(dtype):
+    """H(0) = 0 on the GPU too: v == threshold gives no spike, the next float above does."""
+    h = np.zeros((4, 2, 1), dtype)
+    h[0, 0, 0] = 1.0
+    h[0, 1, 0] = np.nextafter(dtype(1.0), dtype(2.0))
+    th, z = np.ones((2, 1), dtype), np.zeros((2, 1), dtype)
+    d = on_device(h, th, z, z, *nan_like(h, h, z, z))
+    gpu.lif_forward(d[0], dtype(0.5), d[1], d[2], d[3], *d[4:])
+    s = d[5].copy_to_host()
+    np.testing.assert_array_equal(s[:, 0, 0], [0, 0, 0, 0])
+    np.testing.assert_array_equal(s[:, 1, 0], [0, 0, 1, 0])
+
+
+def test_lif_twins_at_the_default_block_size(monkeypatch):
+    """129 threads in blocks of the real default (128): the second block holds one thread."""
+    monkeypatch.setattr(gpu.config, "THREADS_PER_BLOCK", 128)
+    shape = (2, 3, 43)
+    h, th = lif_inputs(9, shape, np.float64)
+    z = np.zeros(shape[1:])
+    outs = [np.empty(shape), np.empty(shape), np.empty(shape[1:]), np.empty(shape[1:])]
+    cpu.lif_forward(h, 0.7, th, z, z, *outs)
+    d = on_device(h, th, z, z, *nan_like(*outs))
+    gpu.lif_forward(d[0], 0.7, d[1], d[2], d[3], *d[4:])
+    for a, b in zip(outs, d[4:]):
+        np.testing.assert_array_equal(b.copy_to_host(), a)
+    gs = np.random.default_rng(10).normal(size=shape)
+    gh = np.empty(shape)
+    cpu.lif_backward(h, outs[0], outs[1], 0.7, th, 2, 3.0, gs, np.zeros(shape), gh)
+    dgh, = on_device(*nan_like(gh))
+    dv = on_device(h, outs[0], outs[1], th, gs, np.zeros(shape))
+    gpu.lif_backward(dv[0], dv[1], dv[2], 0.7, dv[3], 2, 3.0, dv[4], dv[5], dgh)
+    np.testing.assert_allclose(dgh.copy_to_host(), gh, rtol=1e-12, atol=1e-14)
 
 
 def test_lif_forward_twin_float32():
@@ -64,7 +111,7 @@ def test_lif_forward_twin_float32():
     z = np.zeros((3, 10), np.float32)
     outs = [np.empty_like(h), np.empty_like(h), np.empty_like(z), np.empty_like(z)]
     cpu.lif_forward(h, np.float32(0.8), th, z, z, *outs)
-    d = on_device(h, th, z, z, *outs)
+    d = on_device(h, th, z, z, *nan_like(*outs))
     gpu.lif_forward(d[0], np.float32(0.8), d[1], d[2], d[3], *d[4:])
     np.testing.assert_allclose(d[4].copy_to_host(), outs[0], rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(d[5].copy_to_host(), outs[1])
@@ -79,7 +126,7 @@ def test_readout_twins(shape, seed, alpha):
     v, vf, gh = np.empty(shape), np.empty((B, N)), np.empty(shape)
     cpu.readout_forward(h, alpha, np.zeros((B, N)), v, vf)
     cpu.readout_backward(alpha, gv, gh)
-    d = on_device(h, np.zeros((B, N)), v, vf, gv, gh)
+    d = on_device(h, np.zeros((B, N)), *nan_like(v, vf), gv, *nan_like(gh))
     gpu.readout_forward(d[0], alpha, d[1], d[2], d[3])
     gpu.readout_backward(alpha, d[4], d[5])
     np.testing.assert_allclose(d[2].copy_to_host(), v, rtol=1e-12)

@@ -1,6 +1,7 @@
 """CPU LIF / readout kernels against the NumPy references."""
 import numba
 import numpy as np
+import pytest
 from hypothesis import given, strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -13,15 +14,24 @@ dtypes = st.sampled_from([np.float32, np.float64])
 shapes = hnp.array_shapes(min_dims=3, max_dims=3, min_side=1, max_side=7)
 
 
+#: Exactly representable values: with them a membrane lands exactly on the threshold
+#: (H(0) = 0: no spike), the decay is exact and an input is exactly zero.
+EDGE_H = [0.0, 0.25, 0.5, 1.0, -0.5]
+EDGE_ALPHA = [0.0, 0.5, 1.0]
+EDGE_THRESHOLD = [0.5, 1.0]
+
+
 @st.composite
 def lif_case(draw):
     dtype = draw(dtypes)
     shape = draw(shapes)
-    h = draw(hnp.arrays(dtype, shape, elements=st.floats(-2, 3, width=32)))
-    alpha = draw(st.floats(0.0, 1.0))
+    edge = draw(st.booleans())   # half of the cases use only the edge values
+    h = draw(hnp.arrays(dtype, shape, elements=st.sampled_from(EDGE_H) if edge else st.floats(-2, 3, width=32)))
+    alpha = draw(st.sampled_from(EDGE_ALPHA) if edge else st.floats(0.0, 1.0))
     per_neuron = draw(st.booleans())
     th_shape = shape[1:] if per_neuron else ()
-    threshold = draw(hnp.arrays(np.float64, th_shape, elements=st.floats(0.05, 2.0)))
+    threshold = draw(hnp.arrays(np.float64, th_shape,
+                                elements=st.sampled_from(EDGE_THRESHOLD) if edge else st.floats(0.05, 2.0)))
     return h, dtype(alpha), threshold
 
 
@@ -47,6 +57,18 @@ def test_lif_forward_equals_reference(case):
     np.testing.assert_array_equal(vf, rvf)
     np.testing.assert_array_equal(sf, rsf)
     assert set(np.unique(s)) <= {0.0, 1.0}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_membrane_exactly_at_threshold_does_not_spike(dtype):
+    """H(0) = 0: v[t] == threshold gives no spike at t + 1; the next float above does."""
+    h = np.zeros((4, 2, 1), dtype)
+    h[0, 0, 0] = 1.0                                         # v[1] = 1.0 == threshold
+    h[0, 1, 0] = np.nextafter(dtype(1.0), dtype(2.0))        # v[1] just above it
+    v, s, _, _, _ = run_lif(h, dtype(0.5), 1.0)
+    assert v[1, 0, 0] == 1.0 and v[1, 1, 0] > 1.0
+    np.testing.assert_array_equal(s[:, 0, 0], [0, 0, 0, 0])
+    np.testing.assert_array_equal(s[:, 1, 0], [0, 0, 1, 0])
 
 
 def test_lif_forward_continues_from_state():

@@ -1,0 +1,143 @@
+"""The scalar and column helpers that the CPU kernels and the CUDA twins both compile
+(``kernels/scalar.py``, ``kernels/columns.py``), called as plain Python and checked against
+references written from the documented equations. CPU-vs-CUDA equality cannot see a bug
+that both twins share; these tests can."""
+import math
+
+import numpy as np
+import pytest
+from hypothesis import example, given, strategies as st
+
+from snnumba.kernels import columns, scalar
+from tests.reference import (naive_adam, naive_bernoulli_cell, naive_delayed_dense, naive_gaussian_cell,
+                             naive_sgd, naive_spike_cluster, surrogate_derivative)
+
+#: The integer codes the kernels take, as documented in ``scalar.surrogate_grad``.
+CODES = {"sigmoid": 0, "fast_sigmoid": 1, "arctan": 2, "triangle": 3}
+
+
+@pytest.mark.parametrize("name", list(CODES))
+@pytest.mark.parametrize("beta", [0.5, 1.0, 2.5, 10.0])
+def test_surrogate_grad_equals_documented_formula(name, beta):
+    # 0 (the peak), the triangle's kinks at |x| = 1/beta, and far tails
+    x = np.concatenate([np.linspace(-3, 3, 61), [0.0, 1 / beta, -1 / beta, 1e3, -1e3]])
+    got = np.array([scalar.surrogate_grad(CODES[name], float(xi), beta) for xi in x])
+    np.testing.assert_allclose(got, surrogate_derivative(name, x, beta), rtol=1e-12, atol=1e-300)
+
+
+def test_surrogate_grad_values_by_hand():
+    """A few values worked out on paper, independent of any transcription."""
+    assert scalar.surrogate_grad(0, 0.0, 4.0) == pytest.approx(1.0)          # beta / 4
+    assert scalar.surrogate_grad(1, 0.5, 2.0) == pytest.approx(0.25)         # 1 / (1 + 1)^2
+    assert scalar.surrogate_grad(2, 0.0, 3.0) == pytest.approx(1.5)          # beta / 2
+    assert scalar.surrogate_grad(2, 1 / math.pi, 2.0) == pytest.approx(0.5)  # 1 / (1 + 1)
+    assert scalar.surrogate_grad(3, 0.25, 2.0) == pytest.approx(1.0)         # 2 (1 - 0.5)
+    assert scalar.surrogate_grad(3, -0.75, 2.0) == 0.0
+    assert scalar.surrogate_grad(0, -1e6, 5.0) == 0.0                        # no overflow
+
+
+@given(st.floats(-3, 3), st.floats(-3, 3), st.floats(-1, 1), st.floats(0, 2), st.integers(1, 4),
+       st.sampled_from([0.0, 0.01]), st.sampled_from([(0.9, 0.999), (0.0, 0.5)]))
+def test_adam_update_equals_reference(p, g, m, v, step, weight_decay, betas):
+    beta1, beta2 = betas
+    got = scalar.adam_update(p, g, m, v, 0.01, beta1, beta2, 1e-8, weight_decay,
+                             1 - beta1 ** step, 1 - beta2 ** step)
+    want = naive_adam(np.float64(p), g, m, v, step, 0.01, beta1, beta2, 1e-8, weight_decay)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("momentum,dampening,nesterov", [(0.0, 0.0, False), (0.9, 0.0, True),
+                                                         (0.5, 0.3, False), (0.9, 0.0, False)])
+@pytest.mark.parametrize("first", [True, False])
+def test_sgd_update_equals_reference(momentum, dampening, nesterov, first):
+    p, g, buf = 0.7, -1.3, 0.4
+    got = scalar.sgd_update(p, g, buf, 0.05, momentum, dampening, 0.01, nesterov, first)
+    want = naive_sgd(np.array(p), np.array(g), np.array(buf), 1 if first else 2, 0.05, momentum,
+                     dampening, 0.01, nesterov)
+    np.testing.assert_allclose(got, [float(want[0]), float(want[1]) if momentum else buf], rtol=1e-14)
+
+
+# probabilities at and beyond the clip (1e-4), targets at 0 and 1
+@pytest.mark.parametrize("p", [0.0, 5e-5, 0.3, 0.5, 1.0, -4.0, 2.5])
+@pytest.mark.parametrize("x", [0.0, 0.4, 1.0])
+@pytest.mark.parametrize("logits", [False, True])
+def test_bernoulli_error_equals_reference(p, x, logits):
+    if not logits and not 0 <= p <= 1:
+        return
+    got = scalar.bernoulli_error(p, x, 1.5, 1.0, logits)
+    want = naive_bernoulli_cell(np.array(p), np.array(x), 1.5, 1.0, logits)
+    np.testing.assert_allclose(got, want[:3], rtol=1e-12, atol=1e-12)
+    assert scalar.bernoulli_error(p, x, 1.5, 0.0, logits)[1:] == (0.0, 0.0)   # masked out
+
+
+@pytest.mark.parametrize("mu,x,sigma", [(0.3, -1.2, 1.0), (2.0, 0.5, 0.25), (0.0, 0.0, 3.0)])
+def test_gaussian_error_equals_reference(mu, x, sigma):
+    got = scalar.gaussian_error(mu, x, -0.7, 1.0, sigma)
+    want = naive_gaussian_cell(np.array(mu), np.array(x), -0.7, 1.0, sigma)
+    np.testing.assert_allclose(got, want[:3], rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("a,b", [(1.0, 2.0), (-3.0, 4.0), (0.0, 0.0), (3.0, 0.0), (-3.0, 0.0), (0.0, -2.0)])
+def test_clean_divide_is_nan_to_num(a, b):
+    lowest = float(np.finfo(np.float32).min)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = np.nan_to_num(np.float32(a) / np.float32(b), nan=0, posinf=0)
+    assert scalar.clean_divide(a, b, lowest) == float(want)
+
+
+@st.composite
+def membranes(draw):
+    T, N = draw(st.integers(2, 12)), draw(st.integers(1, 4))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    v = rng.uniform(-1.0, 2.0, (T, N))
+    return np.round(v, 1) if draw(st.booleans()) else v   # ties and exact threshold hits
+
+
+def mask_steps(mask):
+    """[T, N] masks with at most one True per column -> step per column, -1 for none."""
+    return np.where(mask.any(axis=0), mask.argmax(axis=0), -1)
+
+
+@given(membranes(), st.integers(0, 3))
+@example(np.array([[1.0, 0.0], [0.5, 1.0], [0.5, 0.0], [1.0, 0.5], [0.0, 0.5]]), 1)   # ties, v == threshold
+def test_spike_cluster_column_equals_seed(v, T_in):
+    n_o, k_pos, k_neg = naive_spike_cluster(v, 1.0, T_in)
+    for n in range(v.shape[1]):
+        got = columns.spike_cluster_column(v, n, 1.0, T_in, v.min())
+        assert got == (n_o[n], mask_steps(k_pos)[n], mask_steps(k_neg)[n])
+
+
+@given(st.lists(st.sampled_from([0.0, 1.0]), min_size=1, max_size=12), st.integers(1, 3))
+def test_first_spike_row(row, rows):
+    spikes = np.tile(np.array(row), (rows, 1))
+    spikes[0] = 0.0                               # a silent row
+    out = np.zeros(spikes.shape, bool)
+    for r in range(rows):
+        columns.first_spike_row(spikes, r, out)
+    np.testing.assert_array_equal(out, np.cumsum(np.cumsum(spikes, 1), 1) == 1)
+
+
+def test_delayed_input_reads_the_documented_steps():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 2, 3))
+    past = lambda k, b, i: x[k, b, i] if k >= 0 else 0.0  # noqa: E731 - x is zero before step 0
+    for t in range(6):
+        for s in range(0, 8):
+            for f in (0.0, 0.25, 0.5):
+                want = (1 - f) * past(t - s, 1, 2) + f * past(t - s - 1, 1, 2)
+                assert columns.delayed_input(x, t, 1, 2, s, f) == pytest.approx(want, rel=1e-15, abs=0)
+
+
+@given(st.integers(1, 6), st.integers(1, 3), st.integers(1, 3), st.integers(0, 2**32 - 1))
+def test_delayed_input_grad_is_the_adjoint_of_the_delay(T, I, J, seed):
+    """sum_{t,b,i} x grad_x == sum_{t,b,j} g h for h = the delayed projection of x (reference)."""
+    rng = np.random.default_rng(seed)
+    B = 2
+    x, g, w = rng.normal(size=(T, B, I)), rng.normal(size=(T, B, J)), rng.normal(size=(I, J))
+    d = rng.uniform(0, T + 1, (I, J))
+    d[0, 0] = 0.0                                 # an immediate synapse
+    steps, frac = np.floor(d).astype(np.int64), d - np.floor(d)
+    grad_x = np.array([[[columns.delayed_input_grad_value(g, w, steps, frac, t, b, i) for i in range(I)]
+                        for b in range(B)] for t in range(T)])
+    h = naive_delayed_dense(x, w, d)
+    assert np.sum(x * grad_x) == pytest.approx(np.sum(g * h), rel=1e-10, abs=1e-12)
