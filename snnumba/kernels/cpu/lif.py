@@ -11,7 +11,9 @@ Leaky readout::
     v[t+1] = alpha * v[t] + h[t]
 
 ``v[0], s[0]`` are the initial state; the kernels record ``v[0..T-1], s[0..T-1]`` and
-write the state after the last step (``v[T], s[T]``) to ``v_final, s_final``.
+write the state after the last step (``v[T], s[T]``) to ``v_final, s_final``. Spikes
+(``s0``, ``s_out``, ``s_final``) are uint8 0/1. A ``v_out`` with zero steps
+(``[0, B, N]``) records no membrane: evaluation mode, where only the spikes are wanted.
 
 Backward (``gv``, ``gs`` are total derivatives of the loss; ``gv[T] = gs[T] = 0``;
 ``sg`` is the surrogate derivative standing in for H')::
@@ -20,83 +22,115 @@ Backward (``gv``, ``gs`` are total derivatives of the loss; ``gv[T] = gs[T] = 0`
     gv[t] = grad_v[t] + gv[t+1] * alpha * (1 - s[t]) + gs[t+1] * sg(v[t] - threshold)
     gh[t] = gv[t+1] * (1 - s[t])
 
+A ``grad_v`` with zero steps stands for ``grad_v = 0`` (nothing to read).
+
 The forward runs in the arrays' dtype (so float32 results equal a float32 NumPy
 transcription bit for bit); the backward accumulates in float64.
+
+Work is split into (batch row, block of ``BLOCK`` neurons) items, each running the whole
+time loop for its block with the state in small local arrays, so one sample still keeps
+every core busy and the inner loop runs over contiguous neurons (vectorised). An item
+writes only its own neurons, so the result does not depend on the thread count.
 """
 import numpy as np
 from numba import njit, prange
 
 from ._compile import PARALLEL_KERNEL, surrogate_grad
 
+#: Neurons per parallel work item: large enough for long contiguous runs per time step,
+#: small enough that the block's state stays in L1 and N = 100 000 makes ~100 items.
+BLOCK = 1024
+
+
+@njit(inline="always", cache=True)
+def _block(job, n_blocks, n):
+    """Batch row and neuron range ``[start, stop)`` of work item ``job``."""
+    b = job // n_blocks
+    start = (job - b * n_blocks) * BLOCK
+    return b, start, min(start + BLOCK, n)
+
 
 @njit(**PARALLEL_KERNEL)
 def lif_forward(h, alpha, threshold, v0, s0, v_out, s_out, v_final, s_final):
-    """LIF forward. h, v_out, s_out: [T, B, N]; threshold, v0, s0, v_final, s_final: [B, N]."""
+    """LIF forward. h, v_out, s_out: [T, B, N] (v_out may be [0, B, N]: not recorded);
+    threshold, v0, s0, v_final, s_final: [B, N]; spikes uint8."""
     T, B, N = h.shape
-    for b in prange(B):
-        for n in range(N):
-            v_out[0, b, n] = v0[b, n]
-            s_out[0, b, n] = s0[b, n]
+    record_v = v_out.shape[0] != 0
+    n_blocks = (N + BLOCK - 1) // BLOCK
+    for job in prange(B * n_blocks):
+        b, start, stop = _block(job, n_blocks, N)
+        v = v0[b, start:stop].copy()
+        s = s0[b, start:stop].copy()
+        th = threshold[b, start:stop].copy()
         for t in range(T):
-            for n in range(N):
-                v = v_out[t, b, n]
-                s = s_out[t, b, n]
-                a = alpha * v + h[t, b, n]
+            if record_v:
+                v_out[t, b, start:stop] = v
+            s_out[t, b, start:stop] = s
+            h_t = h[t, b, start:stop]
+            for i in range(stop - start):
+                a = alpha * v[i] + h_t[i]
+                fired = v[i] > th[i]
                 # a * (1 - s) without a literal that would promote float32 to float64
-                v_next = a - a * s
-                fired = v > threshold[b, n]
-                if t + 1 < T:
-                    v_out[t + 1, b, n] = v_next
-                    s_out[t + 1, b, n] = fired
-                else:
-                    v_final[b, n] = v_next
-                    s_final[b, n] = fired
+                v[i] = a - a * s[i]
+                s[i] = fired
+        v_final[b, start:stop] = v
+        s_final[b, start:stop] = s
 
 
 @njit(**PARALLEL_KERNEL)
 def lif_backward(h, v, s, alpha, threshold, surrogate, slope, grad_s, grad_v, grad_h):
-    """LIF BPTT. grad_s, grad_v: dL/ds, dL/dv recorded [T, B, N]; writes grad_h = dL/dh."""
+    """LIF BPTT. grad_s, grad_v: dL/ds, dL/dv recorded [T, B, N] (grad_v may be [0, B, N]:
+    zero); writes grad_h = dL/dh."""
     T, B, N = h.shape
-    for b in prange(B):
-        gv_next = np.zeros(N)
-        gs_next = np.zeros(N)
+    has_grad_v = grad_v.shape[0] != 0
+    n_blocks = (N + BLOCK - 1) // BLOCK
+    for job in prange(B * n_blocks):
+        b, start, stop = _block(job, n_blocks, N)
+        th = threshold[b, start:stop].copy()
+        gv_next = np.zeros(stop - start)
+        gs_next = np.zeros(stop - start)
         for t in range(T - 1, -1, -1):
-            for n in range(N):
-                s_t = np.float64(s[t, b, n])
-                v_t = np.float64(v[t, b, n])
-                a = alpha * v_t + h[t, b, n]
-                keep = 1.0 - s_t
-                gs_t = grad_s[t, b, n] - gv_next[n] * a
-                gv_t = (grad_v[t, b, n] + gv_next[n] * alpha * keep
-                        + gs_next[n] * surrogate_grad(surrogate, v_t - threshold[b, n], slope))
-                grad_h[t, b, n] = gv_next[n] * keep
-                gv_next[n] = gv_t
-                gs_next[n] = gs_t
+            h_t, v_t, s_t = h[t, b, start:stop], v[t, b, start:stop], s[t, b, start:stop]
+            gs_in, gh_t = grad_s[t, b, start:stop], grad_h[t, b, start:stop]
+            for i in range(stop - start):
+                vi = np.float64(v_t[i])
+                a = alpha * vi + h_t[i]
+                keep = 1.0 - np.float64(s_t[i])
+                gs = gs_in[i] - gv_next[i] * a
+                g_v = grad_v[t, b, start + i] if has_grad_v else 0.0
+                sg = surrogate_grad(surrogate, vi - th[i], slope)
+                gv = g_v + gv_next[i] * alpha * keep + gs_next[i] * sg
+                gh_t[i] = gv_next[i] * keep
+                gv_next[i] = gv
+                gs_next[i] = gs
 
 
 @njit(**PARALLEL_KERNEL)
 def readout_forward(h, alpha, v0, v_out, v_final):
     """Leaky readout forward. h, v_out: [T, B, N]; v0, v_final: [B, N]."""
     T, B, N = h.shape
-    for b in prange(B):
-        for n in range(N):
-            v_out[0, b, n] = v0[b, n]
+    n_blocks = (N + BLOCK - 1) // BLOCK
+    for job in prange(B * n_blocks):
+        b, start, stop = _block(job, n_blocks, N)
+        v = v0[b, start:stop].copy()
         for t in range(T):
-            for n in range(N):
-                v_next = alpha * v_out[t, b, n] + h[t, b, n]
-                if t + 1 < T:
-                    v_out[t + 1, b, n] = v_next
-                else:
-                    v_final[b, n] = v_next
+            v_out[t, b, start:stop] = v
+            h_t = h[t, b, start:stop]
+            for i in range(stop - start):
+                v[i] = alpha * v[i] + h_t[i]
+        v_final[b, start:stop] = v
 
 
 @njit(**PARALLEL_KERNEL)
 def readout_backward(alpha, grad_v, grad_h):
     """Leaky readout BPTT: gh[t] = gv[t+1], gv[t] = grad_v[t] + alpha * gv[t+1]."""
     T, B, N = grad_v.shape
-    for b in prange(B):
-        gv_next = np.zeros(N)
+    n_blocks = (N + BLOCK - 1) // BLOCK
+    for job in prange(B * n_blocks):
+        b, start, stop = _block(job, n_blocks, N)
+        gv_next = np.zeros(stop - start)
         for t in range(T - 1, -1, -1):
-            for n in range(N):
-                grad_h[t, b, n] = gv_next[n]
-                gv_next[n] = grad_v[t, b, n] + alpha * gv_next[n]
+            gv_in, gh_t = grad_v[t, b, start:stop], grad_h[t, b, start:stop]
+            for i in range(stop - start):
+                gh_t[i] = gv_next[i]
+                gv_next[i] = gv_in[i] + alpha * gv_next[i]
