@@ -6,15 +6,17 @@ from hypothesis import example, given, strategies as st
 from hypothesis.extra import numpy as hnp
 
 from snnumba.kernels import cpu
-from snnumba.kernels.cpu.lif import BLOCK
+from snnumba.kernels.cpu.lif import MAX_BLOCK, MIN_BLOCK, block_size
 from snnumba.surrogate import resolve
 from tests.reference import (naive_lif_backward, naive_lif_forward, naive_readout_forward, tangent_lif,
                              tangent_readout)
 
 dtypes = st.sampled_from([np.float32, np.float64])
 shapes = hnp.array_shapes(min_dims=3, max_dims=3, min_side=1, max_side=7)
-# sizes around the kernels' neuron blocks: a ragged last block, one spare neuron, three blocks
-BLOCK_SIZES = [BLOCK - 1, BLOCK + 1, 2 * BLOCK + 3]
+# (batch, neurons) around the kernels' neuron blocks: one short block, one spare neuron,
+# three blocks with a ragged last one, and the largest block plus one
+BLOCK_CASES = [(b, n) for b in (1, 3) for n in (MIN_BLOCK - 1, MIN_BLOCK + 1, 2 * MIN_BLOCK + 3)] + \
+    [(9, MAX_BLOCK + 1)]
 
 
 @st.composite
@@ -72,11 +74,11 @@ def test_lif_forward_equals_reference(case):
     check_forward(*case)
 
 
-@pytest.mark.parametrize("n", BLOCK_SIZES)
-@pytest.mark.parametrize("batch", [1, 3])
-def test_lif_across_neuron_blocks(n, batch):
+@pytest.mark.parametrize("batch,n", BLOCK_CASES)
+def test_lif_across_neuron_blocks(batch, n):
+    assert n % block_size(batch, n) != 0                 # a ragged last block
     rng = np.random.default_rng(n + batch)
-    h = rng.normal(0.4, 1.0, (9, batch, n)).astype(np.float32)
+    h = rng.normal(0.4, 1.0, (4 if n > MAX_BLOCK else 9, batch, n)).astype(np.float32)
     threshold = rng.uniform(0.5, 1.5, (batch, n))
     check_forward(h, np.float32(0.8), threshold)
     h64 = h.astype(np.float64)
@@ -174,10 +176,10 @@ def test_readout_forward_and_backward(dtype, shape, alpha, seed):
     assert np.isclose(np.sum(grad_h * dh), np.sum(gv * dv), rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("n", BLOCK_SIZES)
-def test_readout_across_neuron_blocks(n):
+@pytest.mark.parametrize("B,n", BLOCK_CASES)
+def test_readout_across_neuron_blocks(B, n):
     rng = np.random.default_rng(n)
-    T, B = 7, 2
+    T = 7
     h = rng.normal(size=(T, B, n)).astype(np.float32)
     v, vf = np.empty_like(h), np.empty((B, n), np.float32)
     cpu.readout_forward(h, np.float32(0.7), np.zeros((B, n), np.float32), v, vf)
@@ -207,10 +209,11 @@ def run_all_kernels(h, threshold, gs):
 
 def test_parallel_kernels_equal_serial():
     """Work items own disjoint (batch, neuron block) ranges, so the result does not depend
-    on the thread count."""
+    on the thread count (nor on the blocks, which it changes)."""
     rng = np.random.default_rng(3)
-    h = rng.normal(0.4, 1, (15, 2, 2 * BLOCK + 3))
+    h = rng.normal(0.4, 1, (15, 2, 2 * MIN_BLOCK + 3))
     gs = rng.normal(size=h.shape)
+    assert block_size(2, h.shape[2]) < h.shape[2]       # several items per row
     parallel = run_all_kernels(h, 1.0, gs)
     before = numba.get_num_threads()
     numba.set_num_threads(1)
