@@ -107,17 +107,23 @@ def _lif_backward(h, v, s, alpha, threshold, surrogate, slope, grad_s, grad_v, g
         th = threshold[b, start:stop].copy()
         gv_next = np.zeros(stop - start)
         gs_next = np.zeros(stop - start)
+        sg = np.empty(stop - start)
+        g_v = np.zeros(stop - start)
         for t in range(T - 1, -1, -1):
             h_t, v_t, s_t = h[t, b, start:stop], v[t, b, start:stop], s[t, b, start:stop]
             gs_in, gh_t = grad_s[t, b, start:stop], grad_h[t, b, start:stop]
+            # the surrogate (a branch on its code, maybe an exp) and grad_v in loops of
+            # their own, so that the recurrence below vectorises
+            for i in range(stop - start):
+                sg[i] = surrogate_grad(surrogate, np.float64(v_t[i]) - th[i], slope)
+            if has_grad_v:
+                g_v[:] = grad_v[t, b, start:stop]
             for i in range(stop - start):
                 vi = np.float64(v_t[i])
                 a = alpha * vi + h_t[i]
                 keep = 1.0 - np.float64(s_t[i])
                 gs = gs_in[i] - gv_next[i] * a
-                g_v = grad_v[t, b, start + i] if has_grad_v else 0.0
-                sg = surrogate_grad(surrogate, vi - th[i], slope)
-                gv = g_v + gv_next[i] * alpha * keep + gs_next[i] * sg
+                gv = g_v[i] + gv_next[i] * alpha * keep + gs_next[i] * sg[i]
                 gh_t[i] = gv_next[i] * keep
                 gv_next[i] = gv
                 gs_next[i] = gs
