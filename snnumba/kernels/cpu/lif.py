@@ -31,10 +31,10 @@ Work is split into (batch row, block of neurons) items, each running the whole t
 for its block with the state in local arrays (in cache), so one sample still keeps every
 core busy and the inner loop runs over contiguous neurons (vectorised). Blocks are as long
 as the thread count allows (``block_size``): one long contiguous run per step streams
-from memory faster than many short ones (measured single-threaded, N = 100 000: 0.46e9
-neuron-steps/s at 1024 neurons per block, 0.63e9 at 16 384). Each item writes only its
-own neurons and every neuron's arithmetic is the same whatever the blocks, so the result
-does not depend on the thread count.
+from memory faster than many short ones (measured single-threaded on a shared host, N =
+100 000: 0.46e9 neuron-steps/s at 1024 neurons per block, 0.63e9 at 16 384). Each item
+writes only its own neurons and every neuron's arithmetic is the same whatever the
+blocks, so the result does not depend on the thread count.
 
 The public names are thin launchers, as in the CUDA twin: they pick the block size from
 the thread count (``numba.get_num_threads`` inside a kernel would make it uncacheable)
@@ -66,10 +66,28 @@ def block_size(batch, n):
 
 @njit(inline="always", cache=True)
 def _block(job, n_blocks, size, n):
-    """Batch row and neuron range ``[start, stop)`` of work item ``job``."""
+    """Batch row and neuron range ``[start, stop)`` of work item ``job``. The range is
+    unsigned: Numba then indexes without its negative-index wraparound, which keeps the
+    inner loops vectorised (signed offsets measured 2-3x slower)."""
     b = job // n_blocks
     start = (job - b * n_blocks) * size
-    return b, start, min(start + size, n)
+    return b, np.uint64(start), np.uint64(min(start + size, n))
+
+
+@njit(inline="always", cache=True)
+def _lif_step(h, alpha, t, b, start, stop, v, s, th, v_out, s_out, record_v):
+    """Step t of one block; v, s, th hold the block's state and threshold. Called with a
+    literal ``record_v`` so that each call compiles to a loop without the branch."""
+    for n in range(start, stop):
+        i = n - start
+        if record_v:
+            v_out[t, b, n] = v[i]
+        s_out[t, b, n] = s[i]
+        a = alpha * v[i] + h[t, b, n]
+        fired = v[i] > th[i]
+        # a * (1 - s) without a literal that would promote float32 to float64
+        v[i] = a - a * s[i]
+        s[i] = fired
 
 
 @njit(**PARALLEL_KERNEL)
@@ -84,17 +102,30 @@ def _lif_forward(h, alpha, threshold, v0, s0, v_out, s_out, v_final, s_final, si
         th = threshold[b, start:stop].copy()
         for t in range(T):
             if record_v:
-                v_out[t, b, start:stop] = v
-            s_out[t, b, start:stop] = s
-            h_t = h[t, b, start:stop]
-            for i in range(stop - start):
-                a = alpha * v[i] + h_t[i]
-                fired = v[i] > th[i]
-                # a * (1 - s) without a literal that would promote float32 to float64
-                v[i] = a - a * s[i]
-                s[i] = fired
+                _lif_step(h, alpha, t, b, start, stop, v, s, th, v_out, s_out, True)
+            else:
+                _lif_step(h, alpha, t, b, start, stop, v, s, th, v_out, s_out, False)
         v_final[b, start:stop] = v
         s_final[b, start:stop] = s
+
+
+@njit(inline="always", cache=True)
+def _lif_backward_step(h, v, s, alpha, threshold, surrogate, slope, grad_s, grad_v, grad_h,
+                       t, b, start, stop, gv_next, gs_next, use_grad_v):
+    """Step t of one block's BPTT; gv_next, gs_next hold gv[t+1], gs[t+1] and receive
+    gv[t], gs[t]. Called with a literal ``use_grad_v`` (as ``_lif_step``)."""
+    for n in range(start, stop):
+        i = n - start
+        v_t = np.float64(v[t, b, n])
+        a = alpha * v_t + h[t, b, n]
+        keep = 1.0 - np.float64(s[t, b, n])
+        gs_t = grad_s[t, b, n] - gv_next[i] * a
+        g_v = grad_v[t, b, n] if use_grad_v else 0.0
+        gv_t = (g_v + gv_next[i] * alpha * keep
+                + gs_next[i] * surrogate_grad(surrogate, v_t - threshold[b, n], slope))
+        grad_h[t, b, n] = gv_next[i] * keep
+        gv_next[i] = gv_t
+        gs_next[i] = gs_t
 
 
 @njit(**PARALLEL_KERNEL)
@@ -104,29 +135,15 @@ def _lif_backward(h, v, s, alpha, threshold, surrogate, slope, grad_s, grad_v, g
     n_blocks = (N + size - 1) // size
     for job in prange(B * n_blocks):
         b, start, stop = _block(job, n_blocks, size, N)
-        th = threshold[b, start:stop].copy()
         gv_next = np.zeros(stop - start)
         gs_next = np.zeros(stop - start)
-        sg = np.empty(stop - start)
-        g_v = np.zeros(stop - start)
         for t in range(T - 1, -1, -1):
-            h_t, v_t, s_t = h[t, b, start:stop], v[t, b, start:stop], s[t, b, start:stop]
-            gs_in, gh_t = grad_s[t, b, start:stop], grad_h[t, b, start:stop]
-            # the surrogate (a branch on its code, maybe an exp) and grad_v in loops of
-            # their own, so that the recurrence below vectorises
-            for i in range(stop - start):
-                sg[i] = surrogate_grad(surrogate, np.float64(v_t[i]) - th[i], slope)
             if has_grad_v:
-                g_v[:] = grad_v[t, b, start:stop]
-            for i in range(stop - start):
-                vi = np.float64(v_t[i])
-                a = alpha * vi + h_t[i]
-                keep = 1.0 - np.float64(s_t[i])
-                gs = gs_in[i] - gv_next[i] * a
-                gv = g_v[i] + gv_next[i] * alpha * keep + gs_next[i] * sg[i]
-                gh_t[i] = gv_next[i] * keep
-                gv_next[i] = gv
-                gs_next[i] = gs
+                _lif_backward_step(h, v, s, alpha, threshold, surrogate, slope, grad_s, grad_v, grad_h,
+                                   t, b, start, stop, gv_next, gs_next, True)
+            else:  # grad_s stands in for the grad_v that is never read
+                _lif_backward_step(h, v, s, alpha, threshold, surrogate, slope, grad_s, grad_s, grad_h,
+                                   t, b, start, stop, gv_next, gs_next, False)
 
 
 @njit(**PARALLEL_KERNEL)
@@ -135,13 +152,14 @@ def _readout_forward(h, alpha, v0, v_out, v_final, size):
     n_blocks = (N + size - 1) // size
     for job in prange(B * n_blocks):
         b, start, stop = _block(job, n_blocks, size, N)
-        v = v0[b, start:stop].copy()
-        for t in range(T):
-            v_out[t, b, start:stop] = v
-            h_t = h[t, b, start:stop]
-            for i in range(stop - start):
-                v[i] = alpha * v[i] + h_t[i]
-        v_final[b, start:stop] = v
+        # the recorded membrane is the state: no local copy
+        for n in range(start, stop):
+            v_out[0, b, n] = v0[b, n]
+        for t in range(T - 1):
+            for n in range(start, stop):
+                v_out[t + 1, b, n] = alpha * v_out[t, b, n] + h[t, b, n]
+        for n in range(start, stop):
+            v_final[b, n] = alpha * v_out[T - 1, b, n] + h[T - 1, b, n]
 
 
 @njit(**PARALLEL_KERNEL)
@@ -152,10 +170,10 @@ def _readout_backward(alpha, grad_v, grad_h, size):
         b, start, stop = _block(job, n_blocks, size, N)
         gv_next = np.zeros(stop - start)
         for t in range(T - 1, -1, -1):
-            gv_in, gh_t = grad_v[t, b, start:stop], grad_h[t, b, start:stop]
-            for i in range(stop - start):
-                gh_t[i] = gv_next[i]
-                gv_next[i] = gv_in[i] + alpha * gv_next[i]
+            for n in range(start, stop):
+                i = n - start
+                grad_h[t, b, n] = gv_next[i]
+                gv_next[i] = grad_v[t, b, n] + alpha * gv_next[i]
 
 
 def lif_forward(h, alpha, threshold, v0, s0, v_out, s_out, v_final, s_final):
