@@ -24,7 +24,9 @@ Each row prints the median time, the first call (compile or cache load) separate
 the cores other processes kept busy meanwhile (from ``/proc/stat``): a loaded machine
 shows itself there. The goal of the issue: evaluation forward >= 2e9 neuron-steps/s.
 
-Run: python benchmarks/bench_lif.py [--quick] [--repeats 7]
+Run: python benchmarks/bench_lif.py [--quick] [--repeats 7]. ``--quick`` only checks that
+the script runs: its arrays fit in the L3 cache, so its shares of the copy bandwidth mean
+little.
 """
 import argparse
 import os
@@ -50,18 +52,19 @@ def parallel_copy(src, dst):
 
 
 def timed(fn, repeats):
-    """(median seconds, median cores other processes kept busy) over ``repeats`` calls."""
-    times, loads = [], []
+    """(median seconds, cores other processes kept busy meanwhile) over ``repeats`` calls;
+    the load is read over all the calls together (/proc/stat counts in 10 ms ticks)."""
+    times = []
+    busy, own, wall = _threads.read_busy_seconds(), sum(os.times()[:2]), time.monotonic()
     for _ in range(repeats):
-        busy, own, wall = _threads.read_busy_seconds(), sum(os.times()[:2]), time.monotonic()
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-        if busy is not None:
-            elapsed = time.monotonic() - wall
-            other = (_threads.read_busy_seconds() - busy) - (sum(os.times()[:2]) - own)
-            loads.append(max(0.0, other / elapsed))
-    return float(np.median(times)), (float(np.median(loads)) if loads else float("nan"))
+    load = float("nan")
+    if busy is not None:
+        other = (_threads.read_busy_seconds() - busy) - (sum(os.times()[:2]) - own)
+        load = max(0.0, other / (time.monotonic() - wall))
+    return float(np.median(times)), load
 
 
 def first_call(fn):
