@@ -13,6 +13,16 @@ spiking: ``v[t+1] = alpha * v[t] + h[t]``. Every forward pass starts from rest
 (``v = s = 0``) unless it is asked to continue from the state the previous one left.
 Backprop-through-time replaces ``H'`` by a surrogate (``snnumba.surrogate``); the
 gradient flows through the membrane, the spike and the reset term ``(1 - s)``.
+
+Spikes are ``uint8`` arrays of 0 and 1 (a quarter of float32's memory); losses, the
+functional utilities, classifiers and the following ``Dense`` layer accept them as they
+are. Gradients are floats in the layer's dtype.
+
+In training mode a forward pass records what the backward pass needs (the input, the
+membrane ``v[T, B, N]`` and the spikes). In evaluation mode (``layer.eval()``,
+``net.eval()``) it records nothing: only the state after the last step is kept (to
+continue from), ``LIF.v`` is None unless ``record_membrane=True``, and ``backward``
+raises RuntimeError.
 """
 import warnings
 from dataclasses import dataclass
@@ -53,8 +63,9 @@ class _Membrane(Layer):
     def __init__(self, tau, dt, dtype):
         super().__init__(dtype)
         self.lif_params = LIFParams(tau, dt)
-        self.state = None  # (v, s) after the last step, each [B, N]
-        self._trace = None
+        self.state = None  # (v, s) after the last step, each [B, N]; s uint8 (None for the readout)
+        self._trace = None  # what backward needs; recorded in training mode only
+        self._ran_eval = False  # the last forward pass ran in evaluation mode
         #: callables given each forward pass's output in training mode (e.g. rate monitors)
         self.observers = []
 
@@ -65,6 +76,7 @@ class _Membrane(Layer):
     def reset(self):
         self.state = None
         self._trace = None
+        self._ran_eval = False
 
     def _initial_state(self, batch, n, continue_state):
         be = self.backend
@@ -74,7 +86,22 @@ class _Membrane(Layer):
                 raise ValueError(f"cannot continue from a state of shape {tuple(v0.shape)} with an "
                                  f"input of batch {batch} and {n} neurons; call reset() first")
             return v0, s0
-        return be.zeros((batch, n), self.dtype), be.zeros((batch, n), self.dtype)
+        return be.zeros((batch, n), self.dtype), be.zeros((batch, n), np.uint8)
+
+    def _record(self, trace):
+        """Keep ``trace`` for the backward pass in training mode; drop it in evaluation mode."""
+        self._trace = trace if self.training else None
+        self._ran_eval = not self.training
+
+    def _recorded(self):
+        """The trace of the last forward pass, or a RuntimeError saying why there is none."""
+        if self._trace is None:
+            name = type(self).__name__
+            if self._ran_eval:
+                raise RuntimeError(f"{name}.backward: the last forward pass ran in evaluation mode, which "
+                                   "records nothing for a backward pass; call train() before forward")
+            raise RuntimeError(f"{name}.backward called before forward")
+        return self._trace
 
     def _input(self, h):
         if self.backend.is_device_array(h):
@@ -107,15 +134,21 @@ class LIF(_Membrane):
     beta : float, optional
         Deprecated alias of ``slope`` (DeprecationWarning; giving both is a TypeError).
         In snnTorch ``beta`` is the membrane decay, here ``alpha = exp(-dt / tau)``.
+    record_membrane : bool, keyword-only
+        Also record the membrane ``v`` in evaluation mode (for membrane read-outs such as
+        ``functional.spike_cluster`` at inference). Training mode always records it. A
+        run-time option like ``training``: ``Network.save`` does not store it.
     """
 
     def __init__(self, tau=5e-3, threshold=1.0, dt=1e-3, surrogate="sigmoid", slope=None,
-                 dtype=np.float32, *, beta=None):
+                 dtype=np.float32, *, beta=None, record_membrane=False):
         super().__init__(tau, dt, dtype)
         slope, arg = _surrogate.slope_argument(slope, beta)
         self.surrogate_code, self.slope = _surrogate.code_and_slope(surrogate, slope, arg)
         self.surrogate = surrogate
         self.threshold = threshold
+        self.record_membrane = bool(record_membrane)
+        self._membrane = None
 
     @property
     def beta(self):
@@ -157,20 +190,30 @@ class LIF(_Membrane):
         return dict(tau=self.lif_params.tau, threshold=threshold, dt=self.lif_params.dt,
                     surrogate=self.surrogate, slope=self.slope)
 
+    def reset(self):
+        super().reset()
+        self._membrane = None
+
     def forward(self, h, continue_state=False):
-        """Spikes ``s[T, B, N]`` for input current ``h[T, B, N]``; records v and s."""
+        """Spikes ``s[T, B, N]`` (uint8 0/1) for input current ``h[T, B, N]``.
+
+        Training mode records h, v and s for the backward pass; evaluation mode records
+        nothing but the final state (and v with ``record_membrane``).
+        """
         h = self._input(h)
         T, B, N = h.shape
         be = self.backend
         threshold = self._threshold_array(B, N)
         v0, s0 = self._initial_state(B, N, continue_state)
-        v = be.empty((T, B, N), self.dtype)
-        s = be.empty((T, B, N), self.dtype)
+        record_v = self.training or self.record_membrane
+        v = be.empty((T if record_v else 0, B, N), self.dtype)  # zero steps: not recorded
+        s = be.empty((T, B, N), np.uint8)
         v_final = be.empty((B, N), self.dtype)
-        s_final = be.empty((B, N), self.dtype)
+        s_final = be.empty((B, N), np.uint8)
         be.lif_forward(h, self.alpha, threshold, v0, s0, v, s, v_final, s_final)
         self.state = (v_final, s_final)
-        self._trace = (h, v, s, threshold)
+        self._membrane = v if record_v else None
+        self._record((h, v, s, threshold))
         if self.training:
             for observe in self.observers:
                 observe(s)
@@ -178,20 +221,19 @@ class LIF(_Membrane):
 
     @property
     def v(self):
-        """Membrane potential recorded by the last forward pass, ``[T, B, N]``."""
-        return None if self._trace is None else self._trace[1]
+        """Membrane potential recorded by the last forward pass, ``[T, B, N]``; None after
+        a forward pass in evaluation mode (unless ``record_membrane``)."""
+        return self._membrane
 
     def backward(self, grad_s, grad_v=None, need_input_grad=True):
         """dL/dh from dL/ds (and optionally a direct dL/dv on the recorded membrane)."""
-        if self._trace is None:
-            raise RuntimeError("LIF.backward called before forward")
-        h, v, s, threshold = self._trace
+        h, v, s, threshold = self._recorded()
         be = self.backend
         grad_s = be.asarray(grad_s, self.dtype)
         if tuple(grad_s.shape) != tuple(h.shape):
             raise ValueError(f"'grad_s' must have shape {tuple(h.shape)}, got {tuple(grad_s.shape)}")
         if grad_v is None:
-            grad_v = be.zeros(h.shape, self.dtype)
+            grad_v = be.empty((0,) + tuple(h.shape[1:]), self.dtype)  # zero steps: no dL/dv
         else:
             grad_v = be.asarray(grad_v, self.dtype)
             if tuple(grad_v.shape) != tuple(h.shape):
@@ -206,10 +248,10 @@ class IF(LIF):
     """Integrate-and-fire layer: LIF without leak (``alpha = 1``)."""
 
     def __init__(self, threshold=1.0, dt=1e-3, surrogate="sigmoid", slope=None, dtype=np.float32, *,
-                 beta=None):
+                 beta=None, record_membrane=False):
         slope, arg = _surrogate.slope_argument(slope, beta)  # warns at the caller of IF
         _surrogate.code_and_slope(surrogate, slope, arg)      # errors name the argument given
-        super().__init__(np.inf, threshold, dt, surrogate, slope, dtype)
+        super().__init__(np.inf, threshold, dt, surrogate, slope, dtype, record_membrane=record_membrane)
 
     def config(self):
         cfg = super().config()
@@ -245,15 +287,14 @@ class LeakyReadout(_Membrane):
         v_final = be.empty((B, N), self.dtype)
         be.readout_forward(h, self.alpha, v0, v, v_final)
         self.state = (v_final, None)
-        self._trace = h.shape
+        self._record(tuple(h.shape))  # the backward pass needs only the shape
         return v
 
     def backward(self, grad_v, need_input_grad=True):
-        if self._trace is None:
-            raise RuntimeError("LeakyReadout.backward called before forward")
+        shape = self._recorded()
         grad_v = self.backend.asarray(grad_v, self.dtype)
-        if tuple(grad_v.shape) != tuple(self._trace):
-            raise ValueError(f"'grad_v' must have shape {tuple(self._trace)}, got {tuple(grad_v.shape)}")
-        grad_h = self.backend.empty(self._trace, self.dtype)
+        if tuple(grad_v.shape) != shape:
+            raise ValueError(f"'grad_v' must have shape {shape}, got {tuple(grad_v.shape)}")
+        grad_h = self.backend.empty(shape, self.dtype)
         self.backend.readout_backward(self.alpha, grad_v, grad_h)
         return grad_h

@@ -53,6 +53,24 @@ def naive_readout_forward(h, alpha):
     return np.stack(out), v
 
 
+def naive_lif_backward(h, v, s, alpha, threshold, surrogate, slope, grad_s, grad_v):
+    """Reverse-mode BPTT of the LIF recording (v, s) in float64, whole [B, N] slices per
+    step, from the equations: a = alpha v + h, v' = a (1 - s), s' = H(v - th) with the
+    surrogate for H'. Returns dL/dh for L = <grad_s, s> + <grad_v, v>."""
+    h, v, s = (np.asarray(a, np.float64) for a in (h, v, s))
+    th = np.broadcast_to(np.asarray(threshold, np.float64), h.shape[1:])
+    gv_next = np.zeros(h.shape[1:])   # dL/dv[t+1]
+    gs_next = np.zeros(h.shape[1:])   # dL/ds[t+1]
+    grad_h = np.empty_like(h)
+    for t in range(h.shape[0] - 1, -1, -1):
+        a = alpha * v[t] + h[t]
+        grad_h[t] = gv_next * (1 - s[t])
+        gv = grad_v[t] + gv_next * alpha * (1 - s[t]) + gs_next * surrogate_derivative(surrogate, v[t] - th, slope)
+        gs = grad_s[t] - gv_next * a
+        gv_next, gs_next = gv, gs
+    return grad_h
+
+
 def tangent_lif(h, dh, alpha, threshold, surrogate, beta):
     """Forward-mode derivative of the LIF recording (v, s) along dh, with the spike's
     derivative replaced by the surrogate: ds[t+1] = sg(v[t] - th) dv[t]."""

@@ -26,9 +26,11 @@ def on_device(*arrays):
 
 
 def nan_like(*arrays):
-    """Output buffers filled with NaN: an element a kernel forgets to write stays NaN
-    (a buffer holding the CPU's answer would hide it)."""
-    return [np.full(a.shape, np.nan, a.dtype) for a in arrays]
+    """Output buffers filled with NaN (integer buffers: their largest value, never a spike):
+    an element a kernel forgets to write keeps it (a buffer holding the CPU's answer would
+    hide it)."""
+    return [np.full(a.shape, np.nan if a.dtype.kind == "f" else np.iinfo(a.dtype).max, a.dtype)
+            for a in arrays]
 
 
 def lif_inputs(seed, shape, dtype):
@@ -41,34 +43,45 @@ def lif_inputs(seed, shape, dtype):
 small_shapes = st.tuples(st.integers(1, 9), st.integers(1, 4), st.integers(1, 11))
 
 
+def lif_outputs(shape, dtype, record_v=True):
+    """Host arrays for lif_forward's outputs: v (zero steps when not recorded), s, v_final, s_final."""
+    T, B, N = shape
+    return [np.empty((T if record_v else 0, B, N), dtype), np.empty(shape, np.uint8),
+            np.empty((B, N), dtype), np.empty((B, N), np.uint8)]
+
+
 @settings(max_examples=8)
-@given(small_shapes, st.integers(0, 10**6), st.floats(0.0, 1.0))
+@given(small_shapes, st.integers(0, 10**6), st.floats(0.0, 1.0), st.booleans())
 # B * N threads in blocks of 8: one thread, a full block, a ragged second block, three blocks
-@example((2, 1, 1), 0, 0.5)
-@example((3, 2, 4), 1, 0.9)
-@example((3, 3, 3), 2, 1.0)
-@example((2, 1, 17), 3, 0.0)
-@example((1, 3, 5), 4, 0.8)     # fewer steps than samples
-def test_lif_forward_backward_twins(shape, seed, alpha):
+@example((2, 1, 1), 0, 0.5, True)
+@example((3, 2, 4), 1, 0.9, True)
+@example((3, 3, 3), 2, 1.0, False)
+@example((2, 1, 17), 3, 0.0, True)
+@example((1, 3, 5), 4, 0.8, True)     # fewer steps than samples
+def test_lif_forward_backward_twins(shape, seed, alpha, record_v):
     T, B, N = shape
     h, th = lif_inputs(seed, shape, np.float64)
-    z = np.zeros((B, N))
-    outs_cpu = [np.empty(shape), np.empty(shape), np.empty((B, N)), np.empty((B, N))]
-    cpu.lif_forward(h, alpha, th, z, z, *outs_cpu)
-    d = on_device(h, th, z, z, *nan_like(*outs_cpu))
+    z, z8 = np.zeros((B, N)), np.zeros((B, N), np.uint8)
+    outs_cpu = lif_outputs(shape, np.float64, record_v)
+    cpu.lif_forward(h, alpha, th, z, z8, *outs_cpu)
+    d = on_device(h, th, z, z8, *nan_like(*outs_cpu))
     gpu.lif_forward(d[0], alpha, d[1], d[2], d[3], *d[4:])
     for a, b in zip(outs_cpu, d[4:]):
+        assert b.dtype == a.dtype and b.shape == a.shape
         np.testing.assert_allclose(b.copy_to_host(), a, rtol=1e-12, atol=1e-12)
+    if not record_v:
+        return
     v, s = outs_cpu[:2]
     rng = np.random.default_rng(seed + 1)
     gs, gv = rng.normal(size=shape), rng.normal(size=shape)
     for code in range(4):
-        gh = np.empty(shape)
-        cpu.lif_backward(h, v, s, alpha, th, code, 3.0, gs, gv, gh)
-        dh, = on_device(*nan_like(gh))
-        dv = on_device(h, v, s, th, gs, gv)
-        gpu.lif_backward(dv[0], dv[1], dv[2], alpha, dv[3], code, 3.0, dv[4], dv[5], dh)
-        np.testing.assert_allclose(dh.copy_to_host(), gh, rtol=1e-10, atol=1e-12)
+        for grad_v in (gv, np.empty((0, B, N))):   # zero steps: no dL/dv
+            gh = np.empty(shape)
+            cpu.lif_backward(h, v, s, alpha, th, code, 3.0, gs, grad_v, gh)
+            dh, = on_device(*nan_like(gh))
+            dv = on_device(h, v, s, th, gs, grad_v)
+            gpu.lif_backward(dv[0], dv[1], dv[2], alpha, dv[3], code, 3.0, dv[4], dv[5], dh)
+            np.testing.assert_allclose(dh.copy_to_host(), gh, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -108,13 +121,14 @@ def test_lif_twins_at_the_default_block_size(monkeypatch):
 
 def test_lif_forward_twin_float32():
     h, th = lif_inputs(5, (12, 3, 10), np.float32)
-    z = np.zeros((3, 10), np.float32)
-    outs = [np.empty_like(h), np.empty_like(h), np.empty_like(z), np.empty_like(z)]
-    cpu.lif_forward(h, np.float32(0.8), th, z, z, *outs)
-    d = on_device(h, th, z, z, *nan_like(*outs))
+    z, z8 = np.zeros((3, 10), np.float32), np.zeros((3, 10), np.uint8)
+    outs = lif_outputs(h.shape, np.float32)
+    cpu.lif_forward(h, np.float32(0.8), th, z, z8, *outs)
+    d = on_device(h, th, z, z8, *nan_like(*outs))
     gpu.lif_forward(d[0], np.float32(0.8), d[1], d[2], d[3], *d[4:])
     np.testing.assert_allclose(d[4].copy_to_host(), outs[0], rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(d[5].copy_to_host(), outs[1])
+    assert outs[1].any()
 
 
 @settings(max_examples=8)

@@ -2,16 +2,21 @@
 import numba
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import example, given, strategies as st
 from hypothesis.extra import numpy as hnp
 
 from snnumba.kernels import cpu
+from snnumba.kernels.cpu.lif import MAX_BLOCK, MIN_BLOCK, block_size
 from snnumba.surrogate import resolve
-from tests.reference import (naive_lif_forward, naive_readout_forward, tangent_lif,
+from tests.reference import (naive_lif_backward, naive_lif_forward, naive_readout_forward, tangent_lif,
                              tangent_readout)
 
 dtypes = st.sampled_from([np.float32, np.float64])
 shapes = hnp.array_shapes(min_dims=3, max_dims=3, min_side=1, max_side=7)
+# (batch, neurons) around the kernels' neuron blocks: one short block, one spare neuron,
+# three blocks with a ragged last one, and the largest block plus one
+BLOCK_CASES = [(b, n) for b in (1, 3) for n in (MIN_BLOCK - 1, MIN_BLOCK + 1, 2 * MIN_BLOCK + 3)] + \
+    [(9, MAX_BLOCK + 1)]
 
 
 #: Exactly representable values: with them a membrane lands exactly on the threshold
@@ -35,20 +40,26 @@ def lif_case(draw):
     return h, dtype(alpha), threshold
 
 
-def run_lif(h, alpha, threshold, v0=None, s0=None):
+def run_lif(h, alpha, threshold, v0=None, s0=None, record_v=True):
+    """The kernel's outputs (v, s, v_final, s_final) and the [B, N] threshold it was given."""
     T, B, N = h.shape
     th = np.ascontiguousarray(np.broadcast_to(threshold, (B, N)), h.dtype)
     v0 = np.zeros((B, N), h.dtype) if v0 is None else v0
-    s0 = np.zeros((B, N), h.dtype) if s0 is None else s0
-    v, s = np.empty_like(h), np.empty_like(h)
-    vf, sf = np.empty((B, N), h.dtype), np.empty((B, N), h.dtype)
+    s0 = np.zeros((B, N), np.uint8) if s0 is None else s0
+    v = np.empty((T if record_v else 0, B, N), h.dtype)
+    s = np.empty(h.shape, np.uint8)
+    vf, sf = np.empty((B, N), h.dtype), np.empty((B, N), np.uint8)
     cpu.lif_forward(h, alpha, th, v0, s0, v, s, vf, sf)
     return v, s, vf, sf, th
 
 
-@given(lif_case())
-def test_lif_forward_equals_reference(case):
-    h, alpha, threshold = case
+def run_lif_backward(h, v, s, alpha, th, code, slope, gs, gv):
+    grad_h = np.empty(h.shape, h.dtype)
+    cpu.lif_backward(h, v, s, alpha, th, code, slope, gs, gv, grad_h)
+    return grad_h
+
+
+def check_forward(h, alpha, threshold):
     v, s, vf, sf, _ = run_lif(h, alpha, threshold)
     rv, rs, rvf, rsf = naive_lif_forward(h, alpha, threshold)
     # the same operations in the same dtype: equal bit for bit
@@ -56,7 +67,45 @@ def test_lif_forward_equals_reference(case):
     np.testing.assert_array_equal(s, rs)
     np.testing.assert_array_equal(vf, rvf)
     np.testing.assert_array_equal(sf, rsf)
-    assert set(np.unique(s)) <= {0.0, 1.0}
+    assert s.dtype == sf.dtype == np.uint8 and set(np.unique(s)) <= {0, 1}
+    # evaluation mode (no membrane recorded): the same spikes and final state
+    _, s_eval, vf_eval, sf_eval, _ = run_lif(h, alpha, threshold, record_v=False)
+    np.testing.assert_array_equal(s_eval, s)
+    np.testing.assert_array_equal(vf_eval, vf)
+    np.testing.assert_array_equal(sf_eval, sf)
+
+
+@given(lif_case())
+@example((np.zeros((3, 2, 5), np.float32), np.float32(0.5), np.array(1.0)))       # all-zero input
+@example((np.ones((6, 2, 3), np.float64), np.float64(0.9), np.array(0.5)))        # all ones: bursts
+@example((np.full((5, 1, 4), 0.75, np.float32), np.float32(0.0), np.array(0.75)))  # v == threshold
+def test_lif_forward_equals_reference(case):
+    check_forward(*case)
+
+
+@pytest.mark.parametrize("batch,n", BLOCK_CASES)
+def test_lif_across_neuron_blocks(batch, n):
+    assert n % block_size(batch, n) != 0                 # a ragged last block
+    rng = np.random.default_rng(n + batch)
+    h = rng.normal(0.4, 1.0, (4 if n > MAX_BLOCK else 9, batch, n)).astype(np.float32)
+    threshold = rng.uniform(0.5, 1.5, (batch, n))
+    check_forward(h, np.float32(0.8), threshold)
+    h64 = h.astype(np.float64)
+    v, s, _, _, th = run_lif(h64, 0.8, threshold)
+    gs, gv = rng.normal(size=h.shape), rng.normal(size=h.shape)
+    grad_h = run_lif_backward(h64, v, s, 0.8, th, 1, 3.0, gs, gv)
+    ref = naive_lif_backward(h64, v, s, 0.8, threshold, "fast_sigmoid", 3.0, gs, gv)
+    np.testing.assert_allclose(grad_h, ref, rtol=1e-12, atol=1e-12)
+
+
+def test_membrane_exactly_at_threshold_does_not_fire():
+    """H(0) = 0: v == threshold stays silent, the next float above it fires."""
+    th = np.float32(0.75)
+    h = np.zeros((3, 1, 2), np.float32)
+    h[0, 0] = [th, np.nextafter(th, np.float32(np.inf))]
+    v, s, _, _, _ = run_lif(h, np.float32(0.0), th)
+    assert v[1, 0, 0] == th
+    np.testing.assert_array_equal(s[2, 0], [0, 1])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -91,12 +140,43 @@ def test_lif_backward_equals_forward_mode_tangent(case, surrogate, beta, seed):
     gs, gv, dh = (rng.normal(size=h.shape) for _ in range(3))
     v, s, _, _, th = run_lif(h, np.float64(alpha), threshold)
     code, beta = resolve(surrogate, beta)
-    grad_h = np.empty_like(h)
-    cpu.lif_backward(h, v, s, np.float64(alpha), th, code, beta, gs, gv, grad_h)
+    grad_h = run_lif_backward(h, v, s, np.float64(alpha), th, code, beta, gs, gv)
     _, _, dv, ds = tangent_lif(h, dh, float(alpha), th, surrogate, beta)
     lhs = np.sum(grad_h * dh)
     rhs = np.sum(gs * ds) + np.sum(gv * dv)
     assert np.isclose(lhs, rhs, rtol=1e-9, atol=1e-9 * (1 + np.abs(gs).sum() + np.abs(gv).sum()))
+    # grad_v with zero steps means dL/dv = 0
+    without_gv = run_lif_backward(h, v, s, np.float64(alpha), th, code, beta, gs, np.empty((0,) + h.shape[1:]))
+    np.testing.assert_array_equal(without_gv, run_lif_backward(h, v, s, np.float64(alpha), th, code, beta, gs,
+                                                               np.zeros_like(h)))
+
+
+def test_lif_backward_matches_central_differences():
+    """Where the triangle surrogate is 0 (|v - threshold| > 1 / slope everywhere) the
+    backward pass is the exact derivative of L = <grad_s, s> + <grad_v, v>: the spikes
+    are locally constant and the gradient flows through leak and reset only."""
+    rng = np.random.default_rng(5)
+    T, B, N, alpha, slope = 12, 2, 5, 0.85, 1e4
+    h = rng.normal(0.45, 0.6, (T, B, N))
+    v, s, _, _, th = run_lif(h, alpha, 1.0)
+    assert np.abs(v - 1.0).min() > 2 / slope and 0 < s.sum() < s.size / 3
+    gs, gv = rng.normal(size=h.shape), rng.normal(size=h.shape)
+    code, slope = resolve("triangle", slope)
+    grad_h = run_lif_backward(h, v, s, alpha, th, code, slope, gs, gv)
+
+    def loss(x):
+        v2, s2, _, _, _ = run_lif(x, alpha, 1.0)
+        return np.sum(gs * s2) + np.sum(gv * v2)
+
+    eps = 1e-6
+    fd = np.zeros_like(h)
+    for i in np.ndindex(h.shape):
+        up, down = h.copy(), h.copy()
+        up[i] += eps
+        down[i] -= eps
+        fd[i] = (loss(up) - loss(down)) / (2 * eps)
+    np.testing.assert_allclose(grad_h, fd, rtol=1e-7, atol=1e-8)
+    assert np.abs(fd).max() > 0.1
 
 
 @given(dtypes, shapes, st.floats(0.0, 1.0), st.integers(0, 2**32 - 1))
@@ -117,18 +197,50 @@ def test_readout_forward_and_backward(dtype, shape, alpha, seed):
     assert np.isclose(np.sum(grad_h * dh), np.sum(gv * dv), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("B,n", BLOCK_CASES)
+def test_readout_across_neuron_blocks(B, n):
+    rng = np.random.default_rng(n)
+    T = 7
+    h = rng.normal(size=(T, B, n)).astype(np.float32)
+    v, vf = np.empty_like(h), np.empty((B, n), np.float32)
+    cpu.readout_forward(h, np.float32(0.7), np.zeros((B, n), np.float32), v, vf)
+    rv, rvf = naive_readout_forward(h, 0.7)
+    np.testing.assert_array_equal(v, rv)
+    np.testing.assert_array_equal(vf, rvf)
+    gv, grad_h = rng.normal(size=h.shape), np.empty(h.shape)
+    cpu.readout_backward(0.7, gv, grad_h)
+    expected, g = np.empty_like(grad_h), np.zeros((B, n))   # gh[t] = gv[t+1]; gv[t] = grad_v[t] + a gv[t+1]
+    for t in range(T - 1, -1, -1):
+        expected[t] = g
+        g = gv[t] + 0.7 * g
+    np.testing.assert_array_equal(grad_h, expected)
+
+
+def run_all_kernels(h, threshold, gs):
+    """Every kernel's outputs on one input (float64), at the current thread count."""
+    v, s, vf, sf, th = run_lif(h, 0.8, threshold)
+    _, s_eval, vf_eval, sf_eval, _ = run_lif(h, 0.8, threshold, record_v=False)
+    grad_h = run_lif_backward(h, v, s, 0.8, th, 0, 5.0, gs, gs)
+    B, N = h.shape[1:]
+    rv, rvf, rgh = np.empty_like(h), np.empty((B, N)), np.empty_like(h)
+    cpu.readout_forward(h, 0.8, np.zeros((B, N)), rv, rvf)
+    cpu.readout_backward(0.8, gs, rgh)
+    return v, s, vf, sf, s_eval, vf_eval, sf_eval, grad_h, rv, rvf, rgh
+
+
 def test_parallel_kernels_equal_serial():
-    """prange iterations own disjoint (batch) rows, so parallel == serial exactly."""
+    """Work items own disjoint (batch, neuron block) ranges, so the result does not depend
+    on the thread count (nor on the blocks, which it changes)."""
     rng = np.random.default_rng(3)
-    h = rng.normal(0.4, 1, (30, 17, 9))
-    v, s, vf, sf, th = run_lif(h, 0.8, 1.0)
-    serial = numba.njit(cpu.lif_forward.py_func)
-    v2, s2 = np.empty_like(h), np.empty_like(h)
-    serial(h, 0.8, th, np.zeros_like(vf), np.zeros_like(sf), v2, s2, np.empty_like(vf), np.empty_like(sf))
-    np.testing.assert_array_equal(v, v2)
-    np.testing.assert_array_equal(s, s2)
+    h = rng.normal(0.4, 1, (15, 2, 2 * MIN_BLOCK + 3))
     gs = rng.normal(size=h.shape)
-    g1, g2 = np.empty_like(h), np.empty_like(h)
-    cpu.lif_backward(h, v, s, 0.8, th, 0, 5.0, gs, np.zeros_like(h), g1)
-    numba.njit(cpu.lif_backward.py_func)(h, v, s, 0.8, th, 0, 5.0, gs, np.zeros_like(h), g2)
-    np.testing.assert_array_equal(g1, g2)
+    assert block_size(2, h.shape[2]) < h.shape[2]       # several items per row
+    parallel = run_all_kernels(h, 1.0, gs)
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        serial = run_all_kernels(h, 1.0, gs)
+    finally:
+        numba.set_num_threads(before)
+    for a, b in zip(parallel, serial):
+        np.testing.assert_array_equal(a, b)

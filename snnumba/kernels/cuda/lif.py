@@ -1,6 +1,8 @@
-"""CUDA twins of ``kernels/cpu/lif.py`` (equations there): one thread per (batch, neuron),
-a loop over time inside; neighbouring threads read neighbouring neurons (coalesced)."""
-from numba import cuda
+"""CUDA twins of ``kernels/cpu/lif.py`` (equations, uint8 spikes and the zero-step
+``v_out`` / ``grad_v`` conventions there): one thread per (batch, neuron) with its state
+in registers and the time loop inside; neighbouring threads read neighbouring neurons
+(coalesced)."""
+from numba import cuda, uint8
 
 from ._launch import grid, surrogate_grad
 
@@ -13,20 +15,20 @@ def _lif_forward(h, alpha, threshold, v0, s0, v_out, s_out, v_final, s_final):
         return
     b = i // N
     n = i % N
-    v_out[0, b, n] = v0[b, n]
-    s_out[0, b, n] = s0[b, n]
+    record_v = v_out.shape[0] != 0
+    v = v0[b, n]
+    s = s0[b, n]
+    th = threshold[b, n]
     for t in range(T):
-        v = v_out[t, b, n]
-        s = s_out[t, b, n]
+        if record_v:
+            v_out[t, b, n] = v
+        s_out[t, b, n] = s
         a = alpha * v + h[t, b, n]
-        v_next = a - a * s
-        fired = v > threshold[b, n]
-        if t + 1 < T:
-            v_out[t + 1, b, n] = v_next
-            s_out[t + 1, b, n] = fired
-        else:
-            v_final[b, n] = v_next
-            s_final[b, n] = fired
+        fired = v > th
+        v = a - a * s
+        s = uint8(fired)  # stays uint8: float32 * int64 would promote to float64
+    v_final[b, n] = v
+    s_final[b, n] = s
 
 
 @cuda.jit
@@ -37,16 +39,17 @@ def _lif_backward(h, v, s, alpha, threshold, surrogate, slope, grad_s, grad_v, g
         return
     b = i // N
     n = i % N
+    has_grad_v = grad_v.shape[0] != 0
+    th = threshold[b, n]
     gv_next = 0.0
     gs_next = 0.0
     for t in range(T - 1, -1, -1):
-        s_t = float(s[t, b, n])
         v_t = float(v[t, b, n])
         a = alpha * v_t + h[t, b, n]
-        keep = 1.0 - s_t
+        keep = 1.0 - float(s[t, b, n])
         gs_t = grad_s[t, b, n] - gv_next * a
-        gv_t = (grad_v[t, b, n] + gv_next * alpha * keep
-                + gs_next * surrogate_grad(surrogate, v_t - threshold[b, n], slope))
+        g_v = grad_v[t, b, n] if has_grad_v else 0.0
+        gv_t = g_v + gv_next * alpha * keep + gs_next * surrogate_grad(surrogate, v_t - th, slope)
         grad_h[t, b, n] = gv_next * keep
         gv_next = gv_t
         gs_next = gs_t
@@ -60,13 +63,11 @@ def _readout_forward(h, alpha, v0, v_out, v_final):
         return
     b = i // N
     n = i % N
-    v_out[0, b, n] = v0[b, n]
+    v = v0[b, n]
     for t in range(T):
-        v_next = alpha * v_out[t, b, n] + h[t, b, n]
-        if t + 1 < T:
-            v_out[t + 1, b, n] = v_next
-        else:
-            v_final[b, n] = v_next
+        v_out[t, b, n] = v
+        v = alpha * v + h[t, b, n]
+    v_final[b, n] = v
 
 
 @cuda.jit
