@@ -29,11 +29,11 @@ def build(rng, n_in, hidden, classes, dales_law, bias, surrogate, beta, tau=5e-3
 
 
 def effective(w, dales_law, dw):
-    """W_eff and its tangent: |w| * sign under Dale's law (the first round(0.3 n_in) input
-    rows inhibitory, as documented), else w."""
+    """W_eff and its tangent: |w| * sign under Dale's law (the first int(0.3 n_in) input
+    rows inhibitory, the product truncated as the seed's arange does), else w."""
     if not dales_law:
         return w, dw
-    sign = np.where(np.arange(w.shape[0])[:, None] < round(0.3 * w.shape[0]), -1.0, 1.0)
+    sign = np.where(np.arange(w.shape[0])[:, None] < int(0.3 * w.shape[0]), -1.0, 1.0)
     return np.abs(w) * sign, np.sign(w) * sign * dw
 
 

@@ -93,7 +93,7 @@ def test_load_rejects_foreign_file(tmp_path):
 def test_dales_law_keeps_signs():
     net = small_net(dales_law=True)
     w_eff = net.layers[0].effective_weight()
-    n_inh = int(round(0.5 * 6))
+    n_inh = int(0.5 * 6)
     assert np.all(w_eff[:n_inh] <= 0) and np.all(w_eff[n_inh:] >= 0)
 
 
