@@ -154,3 +154,18 @@ def test_default_early_stopping_stops_after_patience():
     assert history["stopped_early"]
     assert len(history["val_loss"]) < 40
     assert should_stop(history["val_loss"], len(history["val_loss"]) - 1, 3)
+
+
+def test_task_evaluation_records_no_traces_and_restores_modes():
+    net = sl.build_network(hidden=4, rng=0)
+    data = sl.SoundLocalizationData(6, rng=1)
+    trained_mode = sl.evaluate(net, data, rng=0, batch_size=3)
+    lif = net.layers[1]
+    assert lif.training and lif.v is None             # evaluated in eval mode: nothing recorded
+    net.layers[2].eval()                               # a mixed state is kept as it was
+    again = sl.evaluate(net, data, rng=0, batch_size=3)
+    assert [layer.training for layer in net.layers] == [True, True, False, True]
+    np.testing.assert_array_equal(again["predicted"], trained_mode["predicted"])
+    x, _ = next(data.batches(6, 0, shuffle=False))
+    v = net.train().forward(x)                         # the training-mode forward agrees
+    np.testing.assert_array_equal(v.sum(axis=0).argmax(axis=1), trained_mode["predicted"])

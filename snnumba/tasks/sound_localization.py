@@ -172,15 +172,22 @@ def evaluate(network, data, rng, batch_size=64):
 
     Returns a dict with ``accuracy`` (fraction), ``error_deg`` (mean absolute IPD error
     in degrees, true IPD against the predicted bin's centre), ``confusion``
-    (``[predicted, true]`` counts), ``predicted`` and ``ipd``.
+    (``[predicted, true]`` counts), ``predicted`` and ``ipd``. Runs in evaluation mode
+    and leaves each layer in the mode it was in.
     """
     C = data.config.num_classes
     predicted = np.empty(len(data), np.int64)
     start = 0
-    for x, _ in data.batches(batch_size, rng, shuffle=False, drop_last=False):
-        v = network.backend.to_host(network.forward(x))
-        predicted[start:start + v.shape[1]] = v.sum(axis=0).argmax(axis=1)
-        start += v.shape[1]
+    modes = [layer.training for layer in network.layers]
+    network.eval()  # inference records no traces
+    try:
+        for x, _ in data.batches(batch_size, rng, shuffle=False, drop_last=False):
+            v = network.backend.to_host(network.forward(x))
+            predicted[start:start + v.shape[1]] = v.sum(axis=0).argmax(axis=1)
+            start += v.shape[1]
+    finally:
+        for layer, mode in zip(network.layers, modes):
+            layer.train(mode)
     true = data.labels
     confusion = np.zeros((C, C), np.int64)
     np.add.at(confusion, (predicted, true), 1)
