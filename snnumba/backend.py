@@ -18,7 +18,8 @@ KERNELS = ("lif_forward", "lif_backward", "readout_forward", "readout_backward",
            "sound_localization_spikes", "adam_step", "sgd_step", "bernoulli_error_cell",
            "gaussian_error_cell", "spike_cluster", "first_spike_index", "max_rate_update",
            "max_rate_regress", "time_mean", "delayed_matmul", "delayed_weight_grad",
-           "delayed_input_grad")
+           "delayed_input_grad",
+           "spike_time_mean")
 
 
 class CPUBackend:

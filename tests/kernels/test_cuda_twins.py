@@ -183,3 +183,18 @@ def test_first_spike_index_twin(dtype):
     np.testing.assert_array_equal(d[1].copy_to_host(), out)
     np.testing.assert_array_equal(d[2].copy_to_host(), finite)
     assert finite.sum() == 11 - (dtype == np.float64)
+
+
+@pytest.mark.parametrize("T", [1, 5, 300])
+def test_time_mean_twins(T):
+    rng = np.random.default_rng(T)
+    spikes = rng.integers(0, 256, (T, 19), dtype=np.uint8)
+    spikes[:, 0] = 255          # the largest count
+    x = rng.normal(size=(T, 19)).astype(np.float32)
+    for cpu_kernel, gpu_kernel, data in ((cpu.spike_time_mean, gpu.spike_time_mean, spikes),
+                                         (cpu.time_mean, gpu.time_mean, x)):
+        out = np.empty(19, np.float32)
+        cpu_kernel(data, out)
+        d = on_device(data, out)
+        gpu_kernel(*d)
+        np.testing.assert_array_equal(d[1].copy_to_host(), out)

@@ -10,6 +10,7 @@ with caching_into_kernel_cache_dir():
     from .delay import delayed_input_grad, delayed_matmul, delayed_weight_grad
     from .classify import max_rate_regress, max_rate_update, time_mean
     from .cluster import first_spike_index, spike_cluster
+    from .classify import spike_time_mean
     from .cells import bernoulli_error_cell, gaussian_error_cell
 
 
@@ -18,4 +19,5 @@ __all__ = [
     "sound_localization_spikes", "adam_step", "sgd_step", "bernoulli_error_cell", "gaussian_error_cell",
     "spike_cluster", "first_spike_index", "max_rate_update", "max_rate_regress", "time_mean",
     "delayed_matmul", "delayed_weight_grad", "delayed_input_grad",
+    "spike_time_mean",
 ]
