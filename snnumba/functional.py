@@ -7,6 +7,7 @@ import numbers
 
 import numpy as np
 
+from ._threads import compute_threads
 from ._validation import FLOAT_DTYPES, check_array, check_choice, check_int, check_positive
 from .backend import get_backend
 
@@ -70,7 +71,9 @@ def spike_cluster(v, v_threshold, T_in, device="cpu"):
     T_in = check_int("T_in", T_in, 0)
     n_o, k_pos, k_neg = be.empty(N, v.dtype), be.empty(N, np.int64), be.empty(N, np.int64)
     extremes = be.empty((4, N), v.dtype)
-    be.spike_cluster(be.asarray(v), be.asarray(np.broadcast_to(threshold, (N,))), T_in, n_o, k_pos, k_neg, extremes)
+    with compute_threads():
+        be.spike_cluster(be.asarray(v), be.asarray(np.broadcast_to(threshold, (N,))), T_in, n_o, k_pos, k_neg,
+                         extremes)
     best, top, bottom, probe = be.to_host(extremes)
     if not np.isfinite(probe).all():
         raise ValueError("'v' contains NaN or infinite values")
@@ -107,7 +110,8 @@ def first_spike_index(spikes, device="cpu"):
     elif rows.dtype.kind == "f" and rows.dtype not in FLOAT_DTYPES:
         rows = rows.astype(np.float32)
     out, finite = be.empty(rows.shape, np.bool_), be.empty(rows.shape[0], np.bool_)
-    be.first_spike_index(be.asarray(rows), out, finite)
+    with compute_threads():
+        be.first_spike_index(be.asarray(rows), out, finite)
     if not be.to_host(finite).all():
         raise ValueError("'spikes' contains NaN or infinite values")
     return be.to_host(out).reshape(spikes.shape)

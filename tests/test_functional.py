@@ -9,6 +9,7 @@ from hypothesis.extra import numpy as hnp
 
 import snnumba as snn
 from snnumba import functional as F
+from snnumba.kernels import cpu as cpu_kernels
 from snnumba.losses import stca_loss
 from tests.reference import naive_spike_cluster
 
@@ -110,15 +111,19 @@ def test_spike_cluster_equals_seed_across_blocks(T, N, T_in, seed, density, dtyp
 
 
 def test_spike_cluster_parallel_equals_serial():
-    v = wide_membrane(23, 1100, 3, 0.3, np.float32)
-    default = F.spike_cluster(v, 1.0, 2)
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
+    v = wide_membrane(23, 1100, 3, 0.3, np.float32)   # five blocks of 256 neurons
+    th = np.ones(1100, np.float32)
+    before, results = numba.get_num_threads(), []
     try:
-        serial = F.spike_cluster(v, 1.0, 2)
+        for threads in (numba.config.NUMBA_NUM_THREADS, 1):
+            numba.set_num_threads(threads)
+            outs = [np.empty(1100, np.float32), np.empty(1100, np.int64), np.empty(1100, np.int64),
+                    np.empty((4, 1100), np.float32)]
+            cpu_kernels.spike_cluster(v, th, 2, *outs)
+            results.append(outs)
     finally:
         numba.set_num_threads(before)
-    for a, b in zip(default, serial):
+    for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
 
 
@@ -188,15 +193,18 @@ def test_first_spike_index_reads_bool_spikes_without_a_float_copy():
 
 
 def test_first_spike_index_parallel_equals_serial():
-    spikes = np.random.default_rng(6).random((300, 77)) < 0.03
-    before = numba.get_num_threads()
-    default = F.first_spike_index(spikes)
-    numba.set_num_threads(1)
+    spikes = (np.random.default_rng(6).random((300, 77)) < 0.03).astype(np.uint8)
+    before, results = numba.get_num_threads(), []
     try:
-        serial = F.first_spike_index(spikes)
+        for threads in (numba.config.NUMBA_NUM_THREADS, 1):
+            numba.set_num_threads(threads)
+            outs = [np.empty(spikes.shape, np.bool_), np.empty(300, np.bool_)]
+            cpu_kernels.first_spike_index(spikes, *outs)
+            results.append(outs)
     finally:
         numba.set_num_threads(before)
-    np.testing.assert_array_equal(default, serial)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
 
 
 @given(hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=9),

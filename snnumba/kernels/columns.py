@@ -89,8 +89,8 @@ def first_spike_row(spikes, r, out):
         if nonzero:
             break
         t += 32
-    c1 = 0.0
-    c2 = 0.0
+    c1 = np.float64(0.0)  # not 0.0: the CUDA simulator would sum float32 spikes in float32
+    c2 = np.float64(0.0)
     finite = True
     while t < T and not (c2 > 1.0 and c1 >= 0.0):
         x = spikes[r, t]
