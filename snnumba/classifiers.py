@@ -175,7 +175,7 @@ class MaxRateClassifier:
         """Inference, then (with labels) an update.
 
         ``inputs`` are rates ``[B, *shape]`` or spikes ``[T, B, *shape]`` (averaged over
-        time). Returns predicted labels (``logits=False``), ``(labels, logits)``
+        time; bool or uint8 spikes are read as stored, without a float copy). Returns predicted labels (``logits=False``), ``(labels, logits)``
         (``logits=True``) or None (``logits=None``: no inference).
         """
         x = check_array("inputs", inputs, finite=False)
