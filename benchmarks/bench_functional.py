@@ -1,8 +1,11 @@
-"""spike_cluster on [T=1000, N=10000] and first_spike_index on [10000, 1000]: snnumba's
-kernels against the seed's algorithm in NumPy (always) and the seed's PyTorch code (when
-``torch`` is importable, e.g. in a separate venv with ``pip install torch==2.13.0``).
+"""spike_cluster on [T=1000, N=10000] and first_spike_index on [10000, 1000] (float32 and
+bool spikes): snnumba's kernels against the seed's algorithm in NumPy (always, same
+process) and the seed's PyTorch code (when ``torch`` is importable, e.g. in a separate venv
+with ``pip install torch==2.13.0``). Prints the first call (compile or cache load)
+separately from the steady medians, and the cores other processes kept busy during each
+timing (a shared machine's timings are only as good as that number).
 
-Run: python benchmarks/bench_functional.py [--repeats 3]
+Run: python benchmarks/bench_functional.py [--repeats 7] [--quick]
 """
 import argparse
 import pathlib
@@ -12,7 +15,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from _timing import median_time  # noqa: E402  (beside this script)
+from _timing import median_time_and_load  # noqa: E402  (beside this script)
 from snnumba import functional as F  # noqa: E402
 from tests.reference import naive_spike_cluster  # noqa: E402  (the seed's algorithm in NumPy)
 
@@ -66,25 +69,43 @@ def torch_spike_cluster(torch, v, v_threshold, T_in):
         return N_o, torch.logical_and(k_positive, k_positive_mask), k_negative
 
 
+def report(label, ours, reference=None, reference_label=""):
+    """One line: our median and load, and the reference's with the ratio."""
+    line = f"{label}: snnumba {ours[0] * 1e3:.2f} ms (other load {_cores(ours[1])})"
+    if reference is not None:
+        line += (f"; {reference_label} {reference[0] * 1e3:.1f} ms (other load {_cores(reference[1])}),"
+                 f" {reference[0] / ours[0]:.1f}x")
+    print(line, flush=True)
+
+
+def _cores(load):
+    return "unknown" if load is None else f"{load:.2f} cores"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="small sizes, 3 repeats: checks that it runs")
     args = parser.parse_args()
+    repeats = 3 if args.quick else args.repeats
+    T, N = (100, 2000) if args.quick else (1000, 10000)
     rng = np.random.default_rng(0)
-    v = rng.normal(0.5, 0.4, (1000, 10000)).astype(np.float32)
-    spikes = (rng.random((10000, 1000)) < 0.05).astype(np.float32)
+    v = rng.normal(0.5, 0.4, (T, N)).astype(np.float32)
+    spikes = (rng.random((N, T)) < 0.05).astype(np.float32)
+    bool_spikes = spikes.astype(bool)
     start = time.perf_counter()
-    F.spike_cluster(v[:4, :4], 1.0, 3)
+    F.spike_cluster(v[:8, :8], 1.0, 3)
     F.first_spike_index(spikes[:4])
+    F.first_spike_index(bool_spikes[:4])
     print(f"first calls (compile or cache load): {time.perf_counter() - start:.2f} s")
-    ours = median_time(lambda: F.spike_cluster(v, 1.0, 3), args.repeats)
-    ref = median_time(lambda: naive_spike_cluster(v, np.float32(1.0), 3), 1)
-    print(f"spike_cluster [1000, 10000]: snnumba {ours * 1e3:.1f} ms; seed's algorithm in NumPy "
-          f"{ref * 1e3:.0f} ms ({ref / ours:.0f}x)")
-    ours_f = median_time(lambda: F.first_spike_index(spikes), args.repeats)
-    ref_f = median_time(lambda: spikes.cumsum(-1).cumsum(-1) == 1, args.repeats)
-    print(f"first_spike_index [10000, 1000]: snnumba {ours_f * 1e3:.1f} ms; NumPy double cumsum "
-          f"{ref_f * 1e3:.1f} ms ({ref_f / ours_f:.1f}x)")
+    ours = median_time_and_load(lambda: F.spike_cluster(v, 1.0, 3), repeats)
+    ref = median_time_and_load(lambda: naive_spike_cluster(v, np.float32(1.0), 3), 1)
+    report(f"spike_cluster [{T}, {N}], T_in 3", ours, ref, "seed's algorithm in NumPy")
+    double_cumsum = median_time_and_load(lambda: spikes.cumsum(-1).cumsum(-1) == 1, repeats)
+    ours_f = median_time_and_load(lambda: F.first_spike_index(spikes), repeats)
+    report(f"first_spike_index float32 [{N}, {T}]", ours_f, double_cumsum, "NumPy double cumsum")
+    ours_b = median_time_and_load(lambda: F.first_spike_index(bool_spikes), repeats)
+    report(f"first_spike_index bool [{N}, {T}]", ours_b, double_cumsum, "NumPy double cumsum (float32)")
     try:
         import torch
     except ImportError:
@@ -93,11 +114,11 @@ def main():
     import numba
     torch.set_num_threads(numba.get_num_threads())
     tv, ts = torch.from_numpy(v), torch.from_numpy(spikes)
-    ref_t = median_time(lambda: torch_spike_cluster(torch, tv, 1.0, 3), 1)
-    ref_tf = median_time(lambda: ts.cumsum(dim=-1).cumsum(dim=-1) == 1, args.repeats)
-    print(f"seed's PyTorch code, torch {torch.__version__}: spike_cluster {ref_t * 1e3:.0f} ms "
-          f"({ref_t / ours:.0f}x slower than snnumba), first_spike_index {ref_tf * 1e3:.1f} ms "
-          f"({ref_tf / ours_f:.1f}x)")
+    ref_t = median_time_and_load(lambda: torch_spike_cluster(torch, tv, 1.0, 3), 1)
+    ref_tf = median_time_and_load(lambda: ts.cumsum(dim=-1).cumsum(dim=-1) == 1, repeats)
+    print(f"seed's PyTorch code, torch {torch.__version__}:")
+    report("  spike_cluster", ours, ref_t, "torch")
+    report("  first_spike_index float32", ours_f, ref_tf, "torch")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ KERNELS = ("lif_forward", "lif_backward", "readout_forward", "readout_backward",
            "gaussian_error_cell", "spike_cluster", "first_spike_index", "max_rate_update",
            "max_rate_regress", "time_mean", "delayed_matmul", "delayed_weight_grad",
            "delayed_input_grad",
-           "spike_row_counts", "spike_row_indices", "spike_matmul", "spike_weight_grad")
+           "spike_row_counts", "spike_row_indices", "spike_matmul", "spike_weight_grad",
+           "spike_time_mean")
 
 
 class CPUBackend:

@@ -4,6 +4,7 @@ import numbers
 import numpy as np
 
 from ._io import atomic_savez, load_npz
+from ._threads import compute_threads
 from ._validation import check_array, check_int, check_nonnegative
 from .backend import get_backend
 
@@ -125,8 +126,8 @@ class MaxRateClassifier:
         return clf
 
     # --- computation ---------------------------------------------------------------------
-    def _batch(self, inputs):
-        inputs = check_array("inputs", inputs)
+    def _batch(self, inputs, finite=True):
+        inputs = check_array("inputs", inputs, finite=finite)
         if inputs.shape[1:] != self.shape or inputs.shape[0] == 0:
             raise ValueError(f"'inputs' must have shape [B >= 1, {', '.join(map(str, self.shape))}], "
                              f"got {inputs.shape}")
@@ -151,8 +152,9 @@ class MaxRateClassifier:
         weights = (np.take_along_axis(self._proportions.reshape(-1, self.nclass), assigned[:, None], 1)[:, 0]
                    if proportional else np.ones(assigned.size, np.float32))
         out = be.empty((x.shape[0], self.nclass), np.float32)
-        be.max_rate_regress(be.asarray(x), be.asarray(assigned), be.asarray(weights),
-                            be.asarray(self._occurrences.astype(np.float64)), self._most_negative, out)
+        with compute_threads():
+            be.max_rate_regress(be.asarray(x), be.asarray(assigned), be.asarray(weights),
+                                be.asarray(self._occurrences.astype(np.float64)), self._most_negative, out)
         return be.to_host(out)
 
     def _update(self, x, labels):
@@ -164,25 +166,25 @@ class MaxRateClassifier:
         be = self.backend
         counts = np.bincount(labels, minlength=self.nclass).astype(np.float64)
         rates = be.asarray(self._rates.reshape(-1, self.nclass))
-        be.max_rate_update(be.asarray(x), be.asarray(labels.astype(np.int64)), be.asarray(counts),
-                           self.decay, self._most_negative, rates)
+        with compute_threads():
+            be.max_rate_update(be.asarray(x), be.asarray(labels.astype(np.int64)), be.asarray(counts),
+                               self.decay, self._most_negative, rates)
         self.rates = be.to_host(rates).reshape(self._rates.shape)
 
     def forward(self, inputs, labels, logits=False, proportional=True):
         """Inference, then (with labels) an update.
 
         ``inputs`` are rates ``[B, *shape]`` or spikes ``[T, B, *shape]`` (averaged over
-        time). Returns predicted labels (``logits=False``), ``(labels, logits)``
+        time; bool or uint8 spikes are read as stored, without a float copy). Returns predicted labels (``logits=False``), ``(labels, logits)``
         (``logits=True``) or None (``logits=None``: no inference).
         """
-        # a NaN or inf would survive the time mean: check the mean, 1/T of the data
         x = check_array("inputs", inputs, finite=False)
+        spikes = x.ndim == self.ndim + 2 and x.dtype in (np.bool_, np.uint8)
         if x.ndim == self.ndim + 2:
-            rows = np.ascontiguousarray(x.reshape(x.shape[0], -1), dtype=np.float32)
-            mean = self.backend.empty(rows.shape[1], np.float32)
-            self.backend.time_mean(self.backend.asarray(rows), mean)
-            x = self.backend.to_host(mean).reshape(x.shape[1:])
-        x = self._batch(x)  # checked and flattened once for inference and update
+            x = self._time_mean(x)
+        # checked and flattened once for inference and update; a NaN or inf would survive
+        # the time mean, so the mean is checked (1/T of the data), except that of spikes
+        x = self._batch(x, finite=not spikes)
         if logits is None:
             result = None
         else:
@@ -193,3 +195,24 @@ class MaxRateClassifier:
         return result
 
     __call__ = forward
+
+    def _time_mean(self, x):
+        """Mean over the first (time) axis of ``x [T, B, *shape]``, as float32 ``[B, *shape]``.
+
+        Bool and uint8 spikes are read as they are stored (exact integer counts divided by
+        T, never a float copy); other dtypes are averaged as float32 in float64 sums.
+        """
+        if x.shape[0] == 0:
+            raise ValueError(f"'inputs' of shape {x.shape} has no time steps to average")
+        be = self.backend
+        rows = x.reshape(x.shape[0], -1)
+        if rows.dtype == np.bool_:
+            rows = rows.view(np.uint8)
+        if rows.dtype == np.uint8:
+            rows, kernel = np.ascontiguousarray(rows), be.spike_time_mean
+        else:
+            rows, kernel = np.ascontiguousarray(rows, dtype=np.float32), be.time_mean
+        mean = be.empty(rows.shape[1], np.float32)
+        with compute_threads():
+            kernel(be.asarray(rows), mean)
+        return be.to_host(mean).reshape(x.shape[1:])

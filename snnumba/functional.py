@@ -7,7 +7,8 @@ import numbers
 
 import numpy as np
 
-from ._validation import check_array, check_choice, check_int, check_positive
+from ._threads import compute_threads
+from ._validation import FLOAT_DTYPES, check_array, check_choice, check_int, check_positive
 from .backend import get_backend
 
 KERNELS = ("linear", "polynomial", "sigmoid", "gaussian")
@@ -38,7 +39,7 @@ def spike_cluster(v, v_threshold, T_in, device="cpu"):
 
     Returns
     -------
-    N_o : array [N] (v's dtype)
+    N_o : array [N] (v's dtype; float32 for other than float32/float64 ``v``)
         Number of clusters of each neuron.
     k_positive : bool array [T, N]
         Per neuron, at most one True: the step with the highest ``v`` among the steps more
@@ -58,8 +59,8 @@ def spike_cluster(v, v_threshold, T_in, device="cpu"):
     algorithm (``N_o`` is 1 where the neuron fires and ``k_negative`` marks that spike).
     """
     be = get_backend(device)
-    v = check_array("v", v, ndim=2)
-    if v.dtype.kind != "f":
+    v = check_array("v", v, ndim=2, finite=False)  # NaN/inf: the kernel's probe, below
+    if v.dtype not in FLOAT_DTYPES:
         v = v.astype(np.float32)
     T, N = v.shape
     if T == 0 or N == 0:
@@ -68,34 +69,51 @@ def spike_cluster(v, v_threshold, T_in, device="cpu"):
     if threshold.ndim > 1 or (threshold.ndim == 1 and threshold.shape != (N,)):
         raise ValueError(f"'v_threshold' must be a float or an array of shape ({N},), got {threshold.shape}")
     T_in = check_int("T_in", T_in, 0)
-    v_in = be.asarray(v)
     n_o, k_pos, k_neg = be.empty(N, v.dtype), be.empty(N, np.int64), be.empty(N, np.int64)
-    be.spike_cluster(v_in, be.asarray(np.broadcast_to(threshold, (N,))), T_in, float(v.min()), n_o, k_pos, k_neg)
-    return be.to_host(n_o), _steps_to_mask(be.to_host(k_pos), T), _steps_to_mask(be.to_host(k_neg), T)
+    extremes = be.empty((4, N), v.dtype)
+    with compute_threads():
+        be.spike_cluster(be.asarray(v), be.asarray(np.broadcast_to(threshold, (N,))), T_in, n_o, k_pos, k_neg,
+                         extremes)
+    best, top, bottom, probe = be.to_host(extremes)
+    if not np.isfinite(probe).all():
+        raise ValueError("'v' contains NaN or infinite values")
+    # the seed's argmax over v with the masked steps set to v_min: the best candidate where
+    # one rises above v_min, else step 0 if v itself never does, else no step
+    v_min = bottom.min()
+    k_pos = np.where(best > v_min, be.to_host(k_pos), np.where(top == v_min, 0, -1))
+    return be.to_host(n_o), _steps_to_mask(k_pos, T), _steps_to_mask(be.to_host(k_neg), T)
 
 
 def _steps_to_mask(steps, T):
     """[T, N] bool mask, True at (steps[n], n) where steps[n] >= 0."""
-    mask = np.zeros((T, steps.size), np.bool_)
+    N = steps.size
+    mask = np.zeros(T * N, np.bool_)
     cols = np.flatnonzero(steps >= 0)
-    mask[steps[cols], cols] = True
-    return mask
+    mask[steps[cols] * N + cols] = True  # flat indices: faster than a 2-D fancy index
+    return mask.reshape(T, N)
 
 
 def first_spike_index(spikes, device="cpu"):
     """Bool array of ``spikes``' shape ``[..., T]``, True where each row spikes first.
 
     It is the seed's ``cumsum(cumsum(spikes, -1), -1) == 1`` (for 0/1 spikes: exactly the
-    first spike of each row; rows without spikes are all False).
+    first spike of each row; rows without spikes are all False), with the sums in float64.
+    Bool and integer spikes are read as they are, without a float copy.
     """
     be = get_backend(device)
-    spikes = check_array("spikes", spikes)
+    spikes = check_array("spikes", spikes, finite=False)  # NaN/inf: the kernel reports them
     if spikes.ndim == 0 or spikes.shape[-1] == 0:
         raise ValueError(f"'spikes' must have a last (time) axis of length >= 1, got shape {spikes.shape}")
-    rows = np.ascontiguousarray(spikes.reshape(-1, spikes.shape[-1]),
-                                dtype=spikes.dtype if spikes.dtype.kind == "f" else np.float64)
-    out = be.empty(rows.shape, np.bool_)
-    be.first_spike_index(be.asarray(rows), out)
+    rows = np.ascontiguousarray(spikes.reshape(-1, spikes.shape[-1]))
+    if rows.dtype == np.bool_:
+        rows = rows.view(np.uint8)  # read as it is stored: no float copy
+    elif rows.dtype.kind == "f" and rows.dtype not in FLOAT_DTYPES:
+        rows = rows.astype(np.float32)
+    out, finite = be.empty(rows.shape, np.bool_), be.empty(rows.shape[0], np.bool_)
+    with compute_threads():
+        be.first_spike_index(be.asarray(rows), out, finite)
+    if not be.to_host(finite).all():
+        raise ValueError("'spikes' contains NaN or infinite values")
     return be.to_host(out).reshape(spikes.shape)
 
 

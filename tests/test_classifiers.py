@@ -1,9 +1,13 @@
 """MaxRateClassifier against a NumPy transcription of inferno's."""
+import tracemalloc
+
+import numba
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from snnumba.classifiers import MaxRateClassifier
+from snnumba.kernels import cpu
 from tests.reference import NaiveMaxRate
 
 
@@ -143,6 +147,114 @@ def test_input_errors():
         clf.forward(np.full((4, 2, 3), np.nan), np.array([0, 1]))
 
 
+def sequential_time_mean(x):
+    """The mean over axis 0 summed step by step in float64 (np.cumsum is sequential), as float32."""
+    return (np.cumsum(x.astype(np.float64), axis=0)[-1] / x.shape[0]).astype(np.float32)
+
+
+# R crosses the 4096-column blocks; T crosses the 257-step uint16 chunks. The examples:
+# all zeros, and 255 at every step of a 600-step row (a full chunk counts exactly 65535).
+@settings(max_examples=10)
+@given(st.integers(1, 600), st.sampled_from([1, 4095, 4096, 4097, 9000]), st.integers(0, 2**32 - 1),
+       st.sampled_from(["bool", "count"]))
+@example(T=600, R=4097, seed=0, kind="zeros")
+@example(T=600, R=4097, seed=0, kind="max")
+def test_spike_time_mean_equals_reference(T, R, seed, kind):
+    rng = np.random.default_rng(seed)
+    if kind == "bool":
+        spikes = (rng.random((T, R), dtype=np.float32) < 0.3).view(np.uint8)
+    elif kind == "count":
+        spikes = rng.integers(0, 256, (T, R), dtype=np.uint8)
+    else:
+        spikes = np.full((T, R), 0 if kind == "zeros" else 255, np.uint8)
+    out = np.empty(R, np.float32)
+    cpu.spike_time_mean(spikes, out)
+    np.testing.assert_array_equal(out, sequential_time_mean(spikes))
+
+
+@settings(max_examples=8)
+@given(st.integers(1, 9), st.sampled_from([1, 4097]), st.integers(0, 2**32 - 1))
+def test_time_mean_equals_reference(T, R, seed):
+    x = np.random.default_rng(seed).normal(size=(T, R)).astype(np.float32)
+    out = np.empty(R, np.float32)
+    cpu.time_mean(x, out)
+    np.testing.assert_array_equal(out, sequential_time_mean(x))
+
+
+def spikes_and_labels(T, B, shape, K, seed):
+    rng = np.random.default_rng(seed)
+    return rng.random((T, B) + shape) < 0.2, rng.integers(0, K, B)
+
+
+@pytest.mark.parametrize("shape", [(1100,), (3, 5)])   # 1100: three 512-neuron update blocks
+def test_bool_spikes_give_what_float32_spikes_give(shape):
+    spikes, labels = spikes_and_labels(13, 9, shape, 4, 1)
+    results = []
+    for x in (spikes, spikes.astype(np.uint8), spikes.astype(np.float32)):
+        clf = MaxRateClassifier(shape, 4, decay=0.1)
+        clf.forward(x, labels)
+        results.append((clf.forward(x, labels, logits=True), clf.rates))
+    for (pred, logits), rates in results[1:]:
+        np.testing.assert_array_equal(pred, results[0][0][0])
+        np.testing.assert_array_equal(logits, results[0][0][1])
+        np.testing.assert_array_equal(rates, results[0][1])
+
+
+def test_forward_equals_seed_across_blocks():
+    spikes, labels = spikes_and_labels(6, 11, (1100,), 5, 2)
+    ours, ref = MaxRateClassifier(1100, 5, decay=0.3), NaiveMaxRate((1100,), 5, 0.3)
+    for _ in range(2):
+        close(ours.forward(spikes, labels, logits=True)[1], ref.forward(spikes, labels, logits=True)[1])
+        close(ours.rates, ref.rates)
+        ref.set_rates(ours.rates.copy())
+
+
+def test_forward_reads_bool_spikes_without_a_float_copy():
+    spikes, labels = spikes_and_labels(50, 16, (2000,), 10, 3)
+    clf = MaxRateClassifier(2000, 10)
+    clf.forward(spikes[:, :2], labels[:2])            # compiled before measuring
+    tracemalloc.start()
+    try:
+        clf.forward(spikes, labels)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # the [B, N] means and the [N, K] state are all it allocates; a float32 copy is 4x spikes
+    assert peak < 0.5 * spikes.nbytes
+
+
+def test_forward_rejects_spikes_without_steps():
+    with pytest.raises(ValueError, match="'inputs' of shape \\(0, 2, 3\\) has no time steps"):
+        MaxRateClassifier(3, 2).forward(np.zeros((0, 2, 3), bool), np.array([0, 1]))
+
+
+def test_kernels_parallel_equal_serial():
+    rng = np.random.default_rng(4)
+    spikes = (rng.random((300, 9000)) < 0.2).view(np.uint8)
+    x = rng.random((7, 1100)).astype(np.float32)
+    labels = rng.integers(0, 3, 7)
+    counts = np.bincount(labels, minlength=3).astype(np.float64)
+    rates0 = rng.random((1100, 3)).astype(np.float32)
+    assigned = rng.integers(0, 3, 1100)
+    weights = rng.random(1100).astype(np.float32)
+    occurrences = np.bincount(assigned, minlength=3).astype(np.float64)
+    before, results = numba.get_num_threads(), []
+    try:
+        for threads in (numba.config.NUMBA_NUM_THREADS, 1):
+            numba.set_num_threads(threads)
+            mean, means, rates, logits = (np.empty(9000, np.float32), np.empty(1100, np.float32), rates0.copy(),
+                                          np.empty((7, 3), np.float32))
+            cpu.spike_time_mean(spikes, mean)
+            cpu.time_mean(x, means)
+            cpu.max_rate_update(x, labels, counts, 0.2, np.finfo(np.float32).min, rates)
+            cpu.max_rate_regress(x, assigned, weights, occurrences, np.finfo(np.float32).min, logits)
+            results.append((mean, means, rates, logits))
+    finally:
+        numba.set_num_threads(before)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.cuda
 @settings(max_examples=5)
 @given(st.integers(1, 5), st.integers(1, 9), st.integers(1, 4), st.integers(0, 1000))
@@ -152,14 +264,14 @@ def test_cuda_twins(B, N, K, seed):
         pytest.skip("no CUDA")
     from snnumba.kernels import cuda as kernels
     rng = np.random.default_rng(seed)
-    x = (rng.random((4, B, N)) < 0.5).astype(np.float32)
+    x = rng.random((4, B, N)) < 0.5    # bool spikes: the backend's spike_time_mean
     labels = rng.integers(0, K, B)
     old, kernels.config.THREADS_PER_BLOCK = kernels.config.THREADS_PER_BLOCK, 4   # several blocks
     try:
-        cpu, gpu = MaxRateClassifier(N, K, decay=0.2), MaxRateClassifier(N, K, decay=0.2, device="cuda")
-        for clf in (cpu, gpu):
+        host, device = MaxRateClassifier(N, K, decay=0.2), MaxRateClassifier(N, K, decay=0.2, device="cuda")
+        for clf in (host, device):
             clf.forward(x, labels)
-        close(gpu.rates, cpu.rates)
-        close(gpu.regress(x[0]), cpu.regress(x[0]))
+        close(device.rates, host.rates)
+        close(device.regress(x[0]), host.regress(x[0]))
     finally:
         kernels.config.THREADS_PER_BLOCK = old

@@ -1,11 +1,15 @@
 """SpikingFlow's functional utilities against NumPy transcriptions of the seed."""
+import tracemalloc
+
+import numba
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import assume, example, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import snnumba as snn
 from snnumba import functional as F
+from snnumba.kernels import cpu as cpu_kernels
 from snnumba.losses import stca_loss
 from tests.reference import naive_spike_cluster
 
@@ -93,6 +97,135 @@ def test_spike_cluster_edge_cases():
         F.spike_cluster(np.zeros((3, 2)), np.ones(3), 1)
     with pytest.raises(ValueError, match="'v' contains NaN"):
         F.spike_cluster(np.full((3, 2), np.nan), 1.0, 1)
+
+
+def wide_membrane(T, N, seed, density, dtype):
+    """v [T, N] with about ``density`` of it at or above 1 (some exactly at 1.0)."""
+    rng = np.random.default_rng(seed)
+    fire = rng.random((T, N)) < density
+    return np.round(np.where(fire, rng.uniform(1.0, 2.0, (T, N)), rng.uniform(-1.0, 0.99, (T, N))), 1).astype(dtype)
+
+
+# N crosses the CPU kernel's 256-neuron blocks, T its 4-step passes; T_in runs past T.
+# The explicit examples: all-zero v (argmax at step 0), all-ones v (every step a spike,
+# exactly at the threshold), v exactly at the threshold but the first row.
+@settings(max_examples=12)
+@given(st.integers(2, 13), st.sampled_from([255, 256, 257, 520]), st.integers(0, 15),
+       st.integers(0, 2**32 - 1), st.floats(0.0, 1.0), st.sampled_from([np.float32, np.float64]))
+@example(T=9, N=257, T_in=2, seed=0, density=0.0, dtype=np.float32)
+@example(T=9, N=257, T_in=2, seed=0, density=1.0, dtype=np.float64)
+@example(T=5, N=300, T_in=0, seed=1, density=0.5, dtype=np.float32)
+def test_spike_cluster_equals_seed_across_blocks(T, N, T_in, seed, density, dtype):
+    v = wide_membrane(T, N, seed, density, dtype)
+    if seed == 0 and density == 0.0:
+        v = np.zeros((T, N), dtype)
+    elif seed == 0 and density == 1.0:
+        v = np.ones((T, N), dtype)
+    elif seed == 1:
+        v = np.ones((T, N), dtype)
+        v[0] = 0.5
+    threshold = np.round(np.linspace(0.9, 1.1, N), 1)   # exact hits of 0.9, 1.0, 1.1
+    got = F.spike_cluster(v, threshold, T_in)
+    want = naive_spike_cluster(v, threshold.astype(dtype), T_in)
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_spike_cluster_parallel_equals_serial():
+    v = wide_membrane(23, 1100, 3, 0.3, np.float32)   # five blocks of 256 neurons
+    th = np.ones(1100, np.float32)
+    before, results = numba.get_num_threads(), []
+    try:
+        for threads in (numba.config.NUMBA_NUM_THREADS, 1):
+            numba.set_num_threads(threads)
+            outs = [np.empty(1100, np.float32), np.empty(1100, np.int64), np.empty(1100, np.int64),
+                    np.empty((4, 1100), np.float32)]
+            cpu_kernels.spike_cluster(v, th, 2, *outs)
+            results.append(outs)
+    finally:
+        numba.set_num_threads(before)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", [(0, 0), (5, 300), (10, 599), (7, 1)])
+def test_spike_cluster_rejects_non_finite_anywhere(value, where):
+    # first and last step, and rows inside the 4-step passes, in several blocks
+    v = wide_membrane(11, 600, 4, 0.2, np.float32)
+    v[where] = value
+    with pytest.raises(ValueError, match="'v' contains NaN or infinite values"):
+        F.spike_cluster(v, 1.0, 3)
+
+
+def double_cumsum_rule(spikes):
+    """The seed's rule in float64, on a float copy (independent of the kernel's shortcuts)."""
+    return np.cumsum(np.cumsum(spikes.astype(np.float64), -1), -1) == 1
+
+
+@settings(max_examples=15)
+@given(st.integers(1, 70), st.integers(1, 90), st.integers(0, 2**32 - 1), st.floats(0.0, 0.2),
+       st.sampled_from(["bool", "uint8", "float32", "float64", "int16"]))
+@example(R=3, T=70, seed=0, density=0.0, kind="bool")      # no spikes: rows past 2 x 32 zeros
+@example(R=3, T=70, seed=0, density=1.0, kind="uint8")     # a spike at every step
+def test_first_spike_index_dtypes(R, T, seed, density, kind):
+    rng = np.random.default_rng(seed)
+    spikes = rng.random((R, T)) < density
+    # spikes late in rows longer than 32 steps: the zero skip then crosses a chunk or two
+    spikes[:, : min(T - 1, 40)] &= rng.random((R, 1)) < 0.5
+    spikes = spikes.astype(kind)
+    np.testing.assert_array_equal(F.first_spike_index(spikes), double_cumsum_rule(spikes))
+
+
+@given(st.integers(1, 40), st.integers(0, 2**32 - 1))
+def test_first_spike_index_values_that_are_not_spikes(T, seed):
+    # negative values bring the sums back to 1 after the first spike; 2s and 0.5s never or later
+    rng = np.random.default_rng(seed)
+    values = rng.choice(np.array([0.0, 0.0, 0.0, 1.0, -1.0, 2.0, 0.5]), size=(6, T))
+    np.testing.assert_array_equal(F.first_spike_index(values), double_cumsum_rule(values))
+    ints = values.astype(np.int8)
+    np.testing.assert_array_equal(F.first_spike_index(ints), double_cumsum_rule(ints))
+    # sums 1 1 0 -1 0 and 1 2 2 1 1: the seed marks steps 0, 3 and 4
+    assert F.first_spike_index(np.array([1, 0, -1, -1, 1])).tolist() == [True, False, False, True, True]
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("t", [0, 3, 40, 99])
+def test_first_spike_index_rejects_non_finite_anywhere(value, t):
+    # in the leading zeros, at the first spike, and in the rest of a row
+    spikes = np.zeros((4, 100), np.float32)
+    spikes[:, 3] = 1.0
+    spikes[2, t] = value
+    with pytest.raises(ValueError, match="'spikes' contains NaN or infinite values"):
+        F.first_spike_index(spikes)
+
+
+def test_first_spike_index_reads_bool_spikes_without_a_float_copy():
+    spikes = np.random.default_rng(5).random((400, 1000)) < 0.05
+    F.first_spike_index(spikes[:2])                  # compiled before measuring
+    tracemalloc.start()
+    try:
+        out = F.first_spike_index(spikes)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(out, double_cumsum_rule(spikes))
+    assert peak < 1.5 * spikes.nbytes  # the bool result; a float32 copy alone is 4x
+
+
+def test_first_spike_index_parallel_equals_serial():
+    spikes = (np.random.default_rng(6).random((300, 77)) < 0.03).astype(np.uint8)
+    before, results = numba.get_num_threads(), []
+    try:
+        for threads in (numba.config.NUMBA_NUM_THREADS, 1):
+            numba.set_num_threads(threads)
+            outs = [np.empty(spikes.shape, np.bool_), np.empty(300, np.bool_)]
+            cpu_kernels.first_spike_index(spikes, *outs)
+            results.append(outs)
+    finally:
+        numba.set_num_threads(before)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
 
 
 @given(hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=9),

@@ -2,88 +2,114 @@
 
 Like ``scalar.py``, each function is plain Python (scalar arithmetic and array indexing)
 compiled twice: ``njit(inline="always")`` in ``kernels/cpu`` and ``cuda.jit(device=True)``
-in ``kernels/cuda``. A CPU ``prange`` iteration or a CUDA thread runs one column.
+in ``kernels/cuda``. A CPU ``prange`` iteration or a CUDA thread runs one column, or (the
+``spike_cluster`` steps) the CPU applies a step to a block of neurons at once.
 """
+import numpy as np
 
 
-def spike_cluster_column(v, n, threshold, T_in, v_min):
-    """STCA spike clusters of neuron ``n`` of ``v[T, N]`` (SpikingFlow's algorithm).
+def cluster_start(v, n, T_in):
+    """Initial per-neuron state of ``spike_cluster`` (floats in v's dtype), the seed's start
+    values: ``(count, num, min_num, min_t, last, best, best_t, top, bottom, probe)``.
 
-    A spike is ``v >= threshold``. Spikes at most ``T_in`` steps apart share a cluster.
-    Returns ``(N_o, k_positive, k_negative)``: the number of clusters, the step of the
-    argmax of ``v`` over the steps more than ``T_in`` away from every spike (where a new
-    spike would open a new cluster), and the last spike of the smallest cluster (the first
-    such cluster on ties); -1 where the seed marks no step.
-    The arithmetic follows the seed step for step, including its start values
-    (last spike at ``-2 T_in``, next spike at ``T + 2 T_in``), so ``T_in = 0`` behaves as
-    the seed's does.
+    ``count``: clusters so far; ``num``: spikes in the current cluster; ``min_num``, ``min_t``:
+    the smallest finished cluster and its last spike; ``last``: the last spike (at
+    ``-2 T_in`` before any, so ``T_in = 0`` behaves as the seed's does); ``best``, ``best_t``:
+    the highest settled k_positive candidate and its step; ``top``, ``bottom``: the column's
+    max and min; ``probe``: the sum of ``x - x``, NaN once a NaN or inf was read.
     """
-    T = v.shape[0]
-    big = 2.0 * T
-    n_o = 0.0
-    spikes_num = big
-    min_spikes_num = big
-    min_spikes_num_t = big
-    last_spike_t = -2.0 * T_in
-    for t in range(T):
-        spike = v[t, n] >= threshold
-        delta_t = (t - last_spike_t) * (1.0 if spike else 0.0)
-        new_cluster = delta_t > T_in
-        same_cluster = delta_t <= T_in and spike
-        if new_cluster and min_spikes_num > spikes_num:
-            min_spikes_num_t = last_spike_t
-            min_spikes_num = spikes_num
-        if new_cluster:
-            spikes_num = 1.0
-            n_o += 1.0
-        if same_cluster:
-            spikes_num += 1.0
-        if spike:
-            last_spike_t = t
-    if spikes_num < min_spikes_num:
-        min_spikes_num = spikes_num
-        min_spikes_num_t = last_spike_t
+    big = v.dtype.type(2 * v.shape[0])
+    zero = v.dtype.type(0)
+    return (zero, big, big, big, v.dtype.type(-2 * T_in), v.dtype.type(-np.inf), zero,
+            v[0, n], v[0, n], zero)
 
-    # k_positive: argmax over t of v with spikes and steps within T_in of a spike set to
-    # v_min (the minimum of the whole array); "next spike" comes from a lookahead pointer
-    best = v_min
-    best_t = 0
-    any_above = False
-    column_max = v[0, n]
-    prev_spike = -2.0 * T_in
-    ahead = 0
-    for t in range(T):
-        spike = v[t, n] >= threshold
-        if ahead <= t:
-            ahead = t + 1
-            while ahead < T and not v[ahead, n] >= threshold:
-                ahead += 1
-        next_spike = ahead if ahead < T else T + 2.0 * T_in
-        masked = spike or (t - prev_spike <= T_in) or (next_spike - t <= T_in)
-        value = v_min if masked else v[t, n]
-        if value > best:
-            best = value
-            best_t = t
-        if value != v_min:
-            any_above = True
-        if v[t, n] > column_max:
-            column_max = v[t, n]
-        if spike:
-            prev_spike = t
-    # the seed keeps argmax 0 when v itself never rises above v_min
-    k_positive = best_t if (any_above or column_max == v_min) else -1
-    k_negative = int(min_spikes_num_t) if 0 <= min_spikes_num_t < T else -1
-    return n_o, k_positive, k_negative
+
+def cluster_step(spike, t, T_in, one, count, num, min_num, min_t, last):
+    """One step of the seed's cluster bookkeeping: a spike more than ``T_in`` steps after
+    the last one opens a cluster (and closes the previous one, kept if it is the smallest
+    so far: the first such on ties). Selects, not branches, so that loops vectorize."""
+    new = spike & (t - last > T_in)
+    take = new & (min_num > num)
+    min_t = last if take else min_t
+    min_num = num if take else min_num
+    num = one if new else (num + one if spike else num)
+    count = count + one if new else count
+    last = t if spike else last
+    return count, num, min_num, min_t, last
+
+
+def extremes_step(x, top, bottom, probe):
+    """Column max and min, and the NaN/inf probe (``x - x`` is 0 for finite x, else NaN)."""
+    return max(top, x), min(bottom, x), probe + (x - x)
+
+
+def positive_step(y, s, T_in, last, best, best_t):
+    """Offer step ``s`` (value ``y``) as a k_positive candidate.
+
+    A step qualifies when no spike lies within ``T_in`` steps of it (the seed sets ``v``
+    there to ``v_min``). Call it once ``last`` holds every spike up to ``s + T_in``: then
+    ``last >= s - T_in`` exactly when such a spike exists. ``>`` keeps the first maximum.
+    """
+    better = (last < s - T_in) & (y > best)
+    return (y if better else best), (s if better else best_t)
+
+
+def cluster_finish(n, T, count, num, min_num, min_t, last, best, best_t, top, bottom, probe,
+                   n_o, k_positive, k_negative, extremes):
+    """Write neuron ``n``'s results: the number of clusters, the best candidate step (the
+    caller decides with the global minimum whether it counts), the last spike of the smallest
+    cluster (-1 for none) and ``extremes[:, n] = (best, top, bottom, probe)``."""
+    if num < min_num:  # the last cluster, still open, is the smallest
+        min_t = last
+    n_o[n] = count
+    k_positive[n] = int(best_t)
+    k_negative[n] = int(min_t) if 0 <= min_t < T else -1
+    extremes[0, n] = best
+    extremes[1, n] = top
+    extremes[2, n] = bottom
+    extremes[3, n] = probe
 
 
 def first_spike_row(spikes, r, out):
-    """``out[r] = (cumsum(cumsum(spikes[r])) == 1)``, the seed's rule, in one pass."""
-    c1 = 0.0
-    c2 = 0.0
-    for t in range(spikes.shape[1]):
-        c1 += spikes[r, t]
+    """``out[r] = (cumsum(cumsum(spikes[r])) == 1)``, the seed's rule, with the sums in
+    float64; returns False where the row holds a NaN or an infinity.
+
+    Leading zeros leave both sums at 0. Once the inner sum is >= 0 and the outer one > 1, a
+    rest of finite non-negative values keeps the outer sum above 1, so that rest is False
+    without the serial sums (for 0/1 spikes: right after the first spike).
+    """
+    T = spikes.shape[1]
+    for u in range(T):
+        out[r, u] = False
+    t = 0
+    while t + 32 <= T:  # skip leading zeros 32 at a time (the test vectorizes)
+        nonzero = False
+        for u in range(t, t + 32):
+            nonzero |= spikes[r, u] != 0
+        if nonzero:
+            break
+        t += 32
+    c1 = np.float64(0.0)  # not 0.0: the CUDA simulator would sum float32 spikes in float32
+    c2 = np.float64(0.0)
+    finite = True
+    while t < T and not (c2 > 1.0 and c1 >= 0.0):
+        x = spikes[r, t]
+        finite &= abs(x) < np.inf
+        c1 += x
         c2 += c1
         out[r, t] = c2 == 1.0
+        t += 1
+    plain = True
+    for u in range(t, T):
+        plain &= (spikes[r, u] >= 0) & (spikes[r, u] < np.inf)
+    if not plain:  # a negative value could bring the sums back to 1: run them
+        for u in range(t, T):
+            x = spikes[r, u]
+            finite &= abs(x) < np.inf
+            c1 += x
+            c2 += c1
+            out[r, u] = c2 == 1.0
+    return finite
 
 
 def delayed_input(x, t, b, i, s, f):

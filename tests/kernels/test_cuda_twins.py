@@ -211,3 +211,51 @@ def test_elementwise_twins():
     np.testing.assert_allclose(h.copy_to_host(), g + np.arange(5.0))
     linalg.column_sum(h, acc)
     np.testing.assert_allclose(acc.copy_to_host(), 1 + (g + np.arange(5.0)).sum(axis=0))
+
+
+@settings(max_examples=6)
+@given(st.integers(1, 9), st.integers(1, 11), st.integers(0, 4), st.integers(0, 10**6),
+       st.sampled_from([np.float32, np.float64]))
+def test_spike_cluster_twin(T, N, T_in, seed, dtype):
+    rng = np.random.default_rng(seed)
+    v = np.round(rng.uniform(-1.0, 2.0, (T, N)), 1).astype(dtype)   # exact threshold hits, ties
+    th = np.round(rng.uniform(0.8, 1.2, N), 1).astype(dtype)
+    outs = [np.empty(N, dtype), np.empty(N, np.int64), np.empty(N, np.int64), np.empty((4, N), dtype)]
+    cpu.spike_cluster(v, th, T_in, *outs)
+    d = on_device(v, th, *outs)
+    gpu.spike_cluster(d[0], d[1], T_in, *d[2:])
+    for a, b in zip(outs, d[2:]):
+        np.testing.assert_array_equal(b.copy_to_host(), a)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.uint8, np.int8])
+def test_first_spike_index_twin(dtype):
+    rng = np.random.default_rng(8)
+    spikes = rng.choice(np.array([0, 0, 0, 1, 2, -1]), size=(11, 40)).astype(dtype)
+    spikes[3] = 0               # a row without spikes: the zero skip
+    spikes[4, 35] = 1           # a spike after the first 32 zeros
+    spikes[4, :35] = 0
+    if dtype == np.float64:
+        spikes[5, 20] = np.nan  # reported through `finite`
+    out, finite = np.empty(spikes.shape, np.bool_), np.empty(11, np.bool_)
+    cpu.first_spike_index(spikes, out, finite)
+    d = on_device(spikes, out, finite)
+    gpu.first_spike_index(*d)
+    np.testing.assert_array_equal(d[1].copy_to_host(), out)
+    np.testing.assert_array_equal(d[2].copy_to_host(), finite)
+    assert finite.sum() == 11 - (dtype == np.float64)
+
+
+@pytest.mark.parametrize("T", [1, 5, 300])
+def test_time_mean_twins(T):
+    rng = np.random.default_rng(T)
+    spikes = rng.integers(0, 256, (T, 19), dtype=np.uint8)
+    spikes[:, 0] = 255          # the largest count
+    x = rng.normal(size=(T, 19)).astype(np.float32)
+    for cpu_kernel, gpu_kernel, data in ((cpu.spike_time_mean, gpu.spike_time_mean, spikes),
+                                         (cpu.time_mean, gpu.time_mean, x)):
+        out = np.empty(19, np.float32)
+        cpu_kernel(data, out)
+        d = on_device(data, out)
+        gpu_kernel(*d)
+        np.testing.assert_array_equal(d[1].copy_to_host(), out)

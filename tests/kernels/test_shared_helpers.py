@@ -98,13 +98,38 @@ def mask_steps(mask):
     return np.where(mask.any(axis=0), mask.argmax(axis=0), -1)
 
 
+def cluster_by_steps(v, threshold, T_in):
+    """spike_cluster of v[T, N] from the shared steps, called one neuron at a time as the
+    CUDA twin calls them, then the seed's k_positive rule on the extremes (as the wrapper)."""
+    T, N = v.shape
+    n_o, k_pos, k_neg = np.zeros(N), np.zeros(N, np.int64), np.zeros(N, np.int64)
+    extremes = np.zeros((4, N))
+    for n in range(N):
+        count, num, min_num, min_t, last, best, best_t, top, bottom, probe = columns.cluster_start(v, n, T_in)
+        for t in range(T):
+            count, num, min_num, min_t, last = columns.cluster_step(
+                v[t, n] >= threshold, float(t), float(T_in), 1.0, count, num, min_num, min_t, last)
+            top, bottom, probe = columns.extremes_step(v[t, n], top, bottom, probe)
+            if t >= T_in:
+                best, best_t = columns.positive_step(v[t - T_in, n], float(t - T_in), float(T_in), last, best, best_t)
+        for s in range(max(T - T_in, 0), T):
+            best, best_t = columns.positive_step(v[s, n], float(s), float(T_in), last, best, best_t)
+        columns.cluster_finish(n, T, count, num, min_num, min_t, last, best, best_t, top, bottom, probe,
+                               n_o, k_pos, k_neg, extremes)
+    best, top, bottom = extremes[:3]
+    v_min = bottom.min()
+    k_pos = np.where(best > v_min, k_pos, np.where(top == v_min, 0, -1))
+    return n_o, k_pos, k_neg
+
+
 @given(membranes(), st.integers(0, 3))
 @example(np.array([[1.0, 0.0], [0.5, 1.0], [0.5, 0.0], [1.0, 0.5], [0.0, 0.5]]), 1)   # ties, v == threshold
-def test_spike_cluster_column_equals_seed(v, T_in):
+def test_spike_cluster_steps_equal_seed(v, T_in):
     n_o, k_pos, k_neg = naive_spike_cluster(v, 1.0, T_in)
-    for n in range(v.shape[1]):
-        got = columns.spike_cluster_column(v, n, 1.0, T_in, v.min())
-        assert got == (n_o[n], mask_steps(k_pos)[n], mask_steps(k_neg)[n])
+    got = cluster_by_steps(v, 1.0, T_in)
+    np.testing.assert_array_equal(got[0], n_o)
+    np.testing.assert_array_equal(got[1], mask_steps(k_pos))
+    np.testing.assert_array_equal(got[2], mask_steps(k_neg))
 
 
 @given(st.lists(st.sampled_from([0.0, 1.0]), min_size=1, max_size=12), st.integers(1, 3))

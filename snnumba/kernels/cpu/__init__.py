@@ -8,7 +8,7 @@ with caching_into_kernel_cache_dir():
     from .encoding import sound_localization_spikes
     from .optim import adam_step, sgd_step
     from .delay import delayed_input_grad, delayed_matmul, delayed_weight_grad
-    from .classify import max_rate_regress, max_rate_update, time_mean
+    from .classify import max_rate_regress, max_rate_update, spike_time_mean, time_mean
     from .cluster import first_spike_index, spike_cluster
     from .cells import bernoulli_error_cell, gaussian_error_cell
     from .sparse import spike_matmul, spike_row_counts, spike_row_indices, spike_weight_grad
@@ -20,4 +20,5 @@ __all__ = [
     "spike_cluster", "first_spike_index", "max_rate_update", "max_rate_regress", "time_mean",
     "delayed_matmul", "delayed_weight_grad", "delayed_input_grad",
     "spike_row_counts", "spike_row_indices", "spike_matmul", "spike_weight_grad",
+    "spike_time_mean",
 ]

@@ -1,78 +1,125 @@
 """Spike clusters (STCA) and first spikes.
 
-``spike_cluster`` here is the seed's formulation (whole-row masks per time step) fused
-into two passes over blocks of neighbouring neurons: rows of ``v`` are read contiguously
-and the per-neuron updates are selects (bitwise ``&``/``|``: Python's ``and``/``or``
-branch) that vectorize across neurons. (A scan
-of one neuron at a time reads ``v[:, n]`` with a stride of N and was 4x slower.) The CUDA
-twin runs ``kernels.columns.spike_cluster_column``, one thread per neuron; both are
-tested against the seed's algorithm.
+``spike_cluster`` runs the seed's algorithm in one pass over time, on blocks of
+neighbouring neurons: each step reads a contiguous row ``v[t, lo:hi]`` and updates the
+block's per-neuron state with selects, which vectorize across neurons. The k_positive
+mask of step ``s`` needs the spikes up to ``s + T_in``, so step ``s`` is offered as a
+candidate ``T_in`` steps late (that row is still in cache). The global minimum ``v_min``
+that the seed masks with is not needed inside the pass: the kernel returns each neuron's
+best candidate and column extremes, and the caller applies ``v_min``
+(``functional.spike_cluster``).
+
+Two measured pitfalls shape the code. The block's state lives in one array at offsets that
+are compile-time constants: as separate arrays, LLVM could not tell that they do not
+overlap and did not vectorize. And each pass over the state applies four time steps, so
+the state is loaded and stored once per four rows (about 3x faster than once per row).
+A scan of one neuron at a time reads ``v[:, n]`` with a stride of N and was 4x slower.
+The CUDA twin runs one thread per neuron over the same steps (``kernels.columns``).
 """
 import numpy as np
 from numba import njit, prange
 
 from .. import columns
-from ._compile import PARALLEL_KERNEL
+from ._compile import KERNEL, PARALLEL_KERNEL
 
+_start = njit(inline="always", cache=True)(columns.cluster_start)
+_cluster = njit(inline="always", cache=True)(columns.cluster_step)
+_extremes = njit(inline="always", cache=True)(columns.extremes_step)
+_positive = njit(inline="always", cache=True)(columns.positive_step)
+_finish = njit(inline="always", cache=True)(columns.cluster_finish)
 _first_row = njit(inline="always", cache=True)(columns.first_spike_row)
 
-#: Neurons per block of the CPU spike_cluster: its per-block buffer is [T, BLOCK] bool.
+#: Neurons per block of the CPU spike_cluster.
 BLOCK = 256
+#: Time steps applied per pass over a block's state.
+UNROLL = 4
+# offsets of the state rows in a block's state array (see columns.cluster_start)
+COUNT, NUM, MIN_NUM, MIN_T, LAST, BEST, BEST_T, TOP, BOTTOM, PROBE = (k * BLOCK for k in range(10))
+NSTATE = 10
+
+
+@njit(inline="always", cache=True)
+def _load(st, i):
+    return (st[COUNT + i], st[NUM + i], st[MIN_NUM + i], st[MIN_T + i], st[LAST + i],
+            st[BEST + i], st[BEST_T + i], st[TOP + i], st[BOTTOM + i], st[PROBE + i])
+
+
+@njit(inline="always", cache=True)
+def _store(st, i, state):
+    (st[COUNT + i], st[NUM + i], st[MIN_NUM + i], st[MIN_T + i], st[LAST + i],
+     st[BEST + i], st[BEST_T + i], st[TOP + i], st[BOTTOM + i], st[PROBE + i]) = state
+
+
+@njit(**KERNEL)
+def _cluster_row(v, threshold, lo, w, t, T_in, st):
+    """Step t of the cluster count and the extremes, for neurons lo .. lo + w."""
+    one, tf, tin = v.dtype.type(1), v.dtype.type(t), v.dtype.type(T_in)
+    for i in range(w):
+        x = v[t, lo + i]
+        (st[COUNT + i], st[NUM + i], st[MIN_NUM + i], st[MIN_T + i], st[LAST + i]) = _cluster(
+            x >= threshold[lo + i], tf, tin, one,
+            st[COUNT + i], st[NUM + i], st[MIN_NUM + i], st[MIN_T + i], st[LAST + i])
+        st[TOP + i], st[BOTTOM + i], st[PROBE + i] = _extremes(x, st[TOP + i], st[BOTTOM + i], st[PROBE + i])
+
+
+@njit(**KERNEL)
+def _positive_row(v, lo, w, s, T_in, st):
+    """Offer step s as a k_positive candidate, for neurons lo .. lo + w."""
+    sf, tin = v.dtype.type(s), v.dtype.type(T_in)
+    for i in range(w):
+        st[BEST + i], st[BEST_T + i] = _positive(v[s, lo + i], sf, tin, st[LAST + i], st[BEST + i], st[BEST_T + i])
+
+
+@njit(**KERNEL)
+def _steps(v, threshold, lo, w, t, T_in, st):
+    """Steps t .. t + UNROLL - 1 of everything (candidates T_in steps late), t >= T_in."""
+    one, tf0, tin = v.dtype.type(1), v.dtype.type(t), v.dtype.type(T_in)
+    for i in range(w):
+        th = threshold[lo + i]
+        count, num, min_num, min_t, last, best, best_t, top, bottom, probe = _load(st, i)
+        tf = tf0
+        for u in range(UNROLL):
+            x = v[t + u, lo + i]
+            count, num, min_num, min_t, last = _cluster(x >= th, tf, tin, one, count, num, min_num, min_t, last)
+            top, bottom, probe = _extremes(x, top, bottom, probe)
+            best, best_t = _positive(v[t + u - T_in, lo + i], tf - tin, tin, last, best, best_t)
+            tf += one
+        _store(st, i, (count, num, min_num, min_t, last, best, best_t, top, bottom, probe))
 
 
 @njit(**PARALLEL_KERNEL)
-def spike_cluster(v, threshold, T_in, v_min, n_o, k_positive, k_negative):
-    """Per neuron of v [T, N]: n_o, k_positive, k_negative [N] (steps, -1 for none)."""
+def spike_cluster(v, threshold, T_in, n_o, k_positive, k_negative, extremes):
+    """Per neuron of v [T, N]: n_o, k_positive (best candidate step), k_negative [N] and
+    extremes [4, N] (best candidate value, column max, column min, NaN/inf probe)."""
     T, N = v.shape
     for block in prange((N + BLOCK - 1) // BLOCK):
         lo = block * BLOCK
         w = min(N, lo + BLOCK) - lo
-        th = threshold[lo:lo + w]
-        count = np.zeros(w)
-        num = np.full(w, 2.0 * T)
-        min_num = np.full(w, 2.0 * T)
-        min_num_t = np.full(w, 2.0 * T)
-        last = np.full(w, -2.0 * T_in)
-        early = np.empty((T, w), np.bool_)  # a spike, or within T_in after one
-        for t in range(T):
-            row = v[t, lo:lo + w]
-            for i in range(w):
-                spike = row[i] >= th[i]
-                early[t, i] = spike | (t - last[i] <= T_in)
-                delta = t - last[i] if spike else 0.0
-                new = delta > T_in
-                take = new & (min_num[i] > num[i])
-                min_num_t[i] = last[i] if take else min_num_t[i]
-                min_num[i] = num[i] if take else min_num[i]
-                num[i] = 1.0 if new else (num[i] + 1.0 if spike else num[i])
-                count[i] += 1.0 if new else 0.0
-                last[i] = t if spike else last[i]
-        nxt = np.full(w, T + 2.0 * T_in)
-        best = np.full(w, v_min)
-        best_t = np.zeros(w, np.int64)
-        above = np.zeros(w, np.bool_)
-        top = np.full(w, -np.inf)
-        for t in range(T - 1, -1, -1):
-            row = v[t, lo:lo + w]
-            for i in range(w):
-                value = v_min if (early[t, i] | (nxt[i] - t <= T_in)) else row[i]
-                better = value >= best[i]  # walking backwards, >= keeps the first maximum
-                best[i] = value if better else best[i]
-                best_t[i] = t if better else best_t[i]
-                above[i] = above[i] | (value != v_min)
-                top[i] = max(top[i], row[i])
-                nxt[i] = t if row[i] >= th[i] else nxt[i]
+        st = np.empty(NSTATE * BLOCK, v.dtype)
         for i in range(w):
-            if num[i] < min_num[i]:
-                min_num_t[i] = last[i]
-            n_o[lo + i] = count[i]
-            # the seed keeps argmax 0 when v itself never rises above v_min
-            k_positive[lo + i] = best_t[i] if (above[i] or top[i] == v_min) else -1
-            k_negative[lo + i] = np.int64(min_num_t[i]) if 0 <= min_num_t[i] < T else -1
+            _store(st, i, _start(v, lo + i, T_in))
+        head = min(T_in, T)
+        for t in range(head):  # no step is settled yet
+            _cluster_row(v, threshold, lo, w, t, T_in, st)
+        t = head
+        while t + UNROLL <= T:
+            _steps(v, threshold, lo, w, t, T_in, st)
+            t += UNROLL
+        while t < T:
+            _cluster_row(v, threshold, lo, w, t, T_in, st)
+            _positive_row(v, lo, w, t - T_in, T_in, st)
+            t += 1
+        for s in range(max(T - T_in, 0), T):  # the last T_in steps: no spike follows them
+            _positive_row(v, lo, w, s, T_in, st)
+        for i in range(w):
+            count, num, min_num, min_t, last, best, best_t, top, bottom, probe = _load(st, i)
+            _finish(lo + i, T, count, num, min_num, min_t, last, best, best_t, top, bottom, probe,
+                    n_o, k_positive, k_negative, extremes)
 
 
 @njit(**PARALLEL_KERNEL)
-def first_spike_index(spikes, out):
-    """out [R, T] (bool) marks each row's first spike of spikes [R, T]."""
+def first_spike_index(spikes, out, finite):
+    """out [R, T] (bool) marks each row's first spike of spikes [R, T]; finite [R] (bool)
+    is False for rows holding a NaN or an infinity."""
     for r in prange(spikes.shape[0]):
-        _first_row(spikes, r, out)
+        finite[r] = _first_row(spikes, r, out)

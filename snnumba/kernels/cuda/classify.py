@@ -1,6 +1,8 @@
-"""CUDA twins of ``kernels/cpu/classify.py``: one thread per output element."""
+"""CUDA twins of ``kernels/cpu/classify.py``: one thread per output element (the time
+means: per column, neighbouring threads on neighbouring columns)."""
 import math
 
+import numpy as np
 from numba import cuda
 
 from ._launch import clean_divide, grid
@@ -13,7 +15,7 @@ def _max_rate_update(inputs, labels, counts, decay, most_negative, rates):
     if i < N * K:
         n = i % N          # neighbouring threads read neighbouring neurons
         k = i // N
-        acc = 0.0
+        acc = np.float64(0.0)
         for b in range(inputs.shape[0]):
             if labels[b] == k:
                 acc += inputs[b, n]
@@ -27,7 +29,7 @@ def _max_rate_regress(inputs, assignments, weights, occurrences, most_negative, 
     if i < B * K:
         b = i // K
         k = i % K
-        acc = 0.0
+        acc = np.float64(0.0)
         for n in range(inputs.shape[1]):
             if assignments[n] == k:
                 acc += inputs[b, n] * weights[n]
@@ -38,10 +40,20 @@ def _max_rate_regress(inputs, assignments, weights, occurrences, most_negative, 
 def _time_mean(x, out):
     r = cuda.grid(1)
     if r < out.size:
-        acc = 0.0
+        acc = np.float64(0.0)
         for t in range(x.shape[0]):
             acc += x[t, r]
         out[r] = acc / x.shape[0]
+
+
+@cuda.jit
+def _spike_time_mean(spikes, out):
+    r = cuda.grid(1)
+    if r < out.size:
+        count = np.int64(0)  # np. types: the simulator then sums as the GPU does
+        for t in range(spikes.shape[0]):
+            count += spikes[t, r]
+        out[r] = count / spikes.shape[0]
 
 
 def max_rate_update(inputs, labels, counts, decay, most_negative, rates):
@@ -54,3 +66,7 @@ def max_rate_regress(inputs, assignments, weights, occurrences, most_negative, o
 
 def time_mean(x, out):
     _time_mean[grid(out.size)](x, out)
+
+
+def spike_time_mean(spikes, out):
+    _spike_time_mean[grid(out.size)](spikes, out)
