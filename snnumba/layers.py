@@ -17,9 +17,11 @@ SPIKE_DTYPES = (np.dtype(np.bool_), np.dtype(np.uint8))
 
 #: A bool/uint8 input whose fraction of non-zero entries is below this takes the
 #: event-driven projection (the weight rows of the inputs that fired), otherwise the dense
-#: BLAS product on one float copy. Provisional, from benchmarks/bench_projection.py on a
-#: busy 2-core machine: events and BLAS broke even near 20 % for 1000 -> 1000 but near
-#: 5 % for 30 -> 12 (the flagship's readout projection, whose spikes run near 10 %).
+#: BLAS product on one float copy. Measured with benchmarks/bench_projection.py on a quiet
+#: 2-core machine (forward + weight gradient together): events and BLAS break even between
+#: 20 and 30 % for 64000 rows of 1000 -> 1000 (6.4x faster at 5 %, 14x at 2 %), but near
+#: 4 % for 6400 rows of 200 -> 30, where short output rows make the event weight gradient
+#: slow. One threshold for all sizes, at the narrow layers' break-even.
 EVENT_DENSITY_THRESHOLD = 0.05
 
 
