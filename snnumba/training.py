@@ -6,6 +6,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ._io import atomic_savez, load_npz, read_json
+from ._threads import compute_threads
 from ._validation import check_array, check_int
 from .losses import readout_nll
 from .network import Network
@@ -74,14 +75,16 @@ class Trainer:
         """One pass of updates over ``data``; returns the mean batch loss."""
         net = self.network.train()
         losses = []
-        for x, y in data.batches(batch_size, rng, shuffle=True, drop_last=True):
-            net.zero_grad()
-            loss, grad = self._loss(x, y)
-            if not np.isfinite(loss):
-                raise FloatingPointError(f"training loss became {loss}; lower the learning rate")
-            net.backward(grad)
-            self.optimizer.step()
-            losses.append(loss)
+        # one thread count for the whole epoch, data generation (parallel kernels) included
+        with compute_threads():
+            for x, y in data.batches(batch_size, rng, shuffle=True, drop_last=True):
+                net.zero_grad()
+                loss, grad = self._loss(x, y)
+                if not np.isfinite(loss):
+                    raise FloatingPointError(f"training loss became {loss}; lower the learning rate")
+                net.backward(grad)
+                self.optimizer.step()
+                losses.append(loss)
         if not losses:
             raise ValueError(f"'batch_size' of {batch_size} exceeds the {len(data)} training samples")
         return float(np.mean(losses))
@@ -90,8 +93,9 @@ class Trainer:
         """Mean batch loss over ``data`` without updating anything."""
         self.network.eval()
         try:
-            return float(np.mean([self._loss(x, y)[0]
-                                  for x, y in data.batches(batch_size, rng, shuffle=True, drop_last=True)]))
+            with compute_threads():
+                return float(np.mean([self._loss(x, y)[0]
+                                      for x, y in data.batches(batch_size, rng, shuffle=True, drop_last=True)]))
         finally:
             self.network.train()
 
