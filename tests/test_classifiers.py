@@ -153,12 +153,15 @@ def sequential_time_mean(x):
 
 
 # R crosses the 4096-column blocks; T crosses the 257-step uint16 chunks. The examples:
-# all zeros, and 255 at every step of a 600-step row (a full chunk counts exactly 65535).
+# all zeros, 255 at every step of a 600-step row (a full chunk counts exactly 65535), and
+# sizes next to the block size.
 @settings(max_examples=10)
 @given(st.integers(1, 600), st.sampled_from([1, 4095, 4096, 4097, 9000]), st.integers(0, 2**32 - 1),
        st.sampled_from(["bool", "count"]))
 @example(T=600, R=4097, seed=0, kind="zeros")
 @example(T=600, R=4097, seed=0, kind="max")
+@example(T=3, R=4095, seed=0, kind="bool")      # one block short of full, and one over
+@example(T=3, R=8193, seed=0, kind="count")
 def test_spike_time_mean_equals_reference(T, R, seed, kind):
     rng = np.random.default_rng(seed)
     if kind == "bool":

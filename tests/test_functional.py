@@ -91,6 +91,7 @@ def test_spike_cluster_edge_cases():
     assert n_o[0] == 2 and not k_pos[:, 0].any()
     n_o, k_pos, k_neg = F.spike_cluster(np.array([[2.0, 0.5]]), 1.0, 1)  # T = 1 (the seed crashes)
     assert n_o.tolist() == [1.0, 0.0] and k_neg.tolist() == [[True, False]]
+    assert k_pos.tolist() == [[False, True]]   # neuron 1 never rises above v_min: step 0
     with pytest.raises(ValueError, match="'T_in'"):
         F.spike_cluster(np.zeros((3, 2)), 1.0, -1)
     with pytest.raises(ValueError, match="'v_threshold'"):
@@ -156,6 +157,18 @@ def test_spike_cluster_rejects_non_finite_anywhere(value, where):
     v[where] = value
     with pytest.raises(ValueError, match="'v' contains NaN or infinite values"):
         F.spike_cluster(v, 1.0, 3)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_spike_cluster_takes_the_largest_finite_values(dtype):
+    # finite extremes are not mistaken for NaN/inf (nothing in the check may overflow)
+    big = np.finfo(dtype).max
+    v = wide_membrane(9, 300, 5, 0.3, dtype)
+    v[2, :] = big
+    v[6, ::2] = -big
+    got = F.spike_cluster(v, 1.0, 1)
+    for a, b in zip(got, naive_spike_cluster(v, dtype(1.0), 1)):
+        np.testing.assert_array_equal(a, b)
 
 
 def double_cumsum_rule(spikes):

@@ -92,7 +92,7 @@ def time_mean(x, out):
 @njit(**PARALLEL_KERNEL)
 def spike_time_mean(spikes, out):
     """out[r] = mean over t of spikes[t, r] (uint8: 0/1 spikes or counts), from exact
-    integer counts: read once, 16 bytes per vector instruction, never converted to float."""
+    integer counts: the spikes are read once and never converted to float."""
     T, R = spikes.shape
     for block in prange((R + MEAN_BLOCK - 1) // MEAN_BLOCK):
         lo = block * MEAN_BLOCK
