@@ -13,6 +13,7 @@ from hypothesis import example, given, settings, strategies as st
 import snnumba as snn
 from snnumba import layers
 from snnumba.kernels import cpu
+from snnumba.kernels.cpu import sparse
 
 
 def naive_counts(x):
@@ -59,11 +60,13 @@ DENSITIES = st.sampled_from([0.0, 0.01, 0.5, 1.0]) | st.floats(0.0, 1.0)
 SIZES = st.tuples(st.integers(1, 40), st.integers(1, 70), st.integers(1, 70))
 
 
-@given(SIZES, DENSITIES, st.sampled_from([np.float32, np.float64]), st.integers(0, 2**32 - 1))
-@example((3, 5, 4), 0.0, np.float64, 0)     # no spike at all
-@example((3, 5, 4), 1.0, np.float32, 0)     # every input fires
-@example((1, 1, 1), 1.0, np.float64, 0)
-def test_kernels_equal_dense_reference(sizes, density, dtype, seed):
+@given(SIZES, DENSITIES, st.sampled_from([np.float32, np.float64]), st.integers(0, 2**32 - 1), st.booleans())
+@example((3, 5, 4), 0.0, np.float64, 0, False)     # no spike at all
+@example((3, 5, 4), 1.0, np.float32, 0, True)      # every input fires
+@example((1, 1, 1), 1.0, np.float64, 0, False)
+@example((40, 3, 2), 1.0, np.float64, 0, False)    # more rows than row chunks
+def test_kernels_equal_dense_reference(sizes, density, dtype, seed, column_blocks):
+    """Both weight-gradient strategies (row chunks with copies, column blocks) are drawn."""
     R, N, J = sizes
     rng = np.random.default_rng(seed)
     x = spikes(rng, (R, N), density)
@@ -80,7 +83,8 @@ def test_kernels_equal_dense_reference(sizes, density, dtype, seed):
     np.testing.assert_allclose(out, naive_projection(x, w, bias), **tolerance(dtype))
     start = rng.normal(size=(N, J)).astype(dtype)
     grad_w = start.copy()
-    cpu.spike_weight_grad(offsets, indices, g, grad_w)
+    with mock.patch.object(sparse, "CHUNK_COPIES_BYTES", 0 if column_blocks else sparse.CHUNK_COPIES_BYTES):
+        cpu.spike_weight_grad(offsets, indices, g, grad_w)
     np.testing.assert_allclose(grad_w, start + naive_weight_grad(x, g), **tolerance(dtype))
 
 
@@ -91,7 +95,10 @@ def test_counts_mark_rows_that_are_not_spikes():
     np.testing.assert_array_equal(counts, [2, -1, 0, -1])
 
 
-def test_parallel_equals_serial_exactly():
+@pytest.mark.parametrize("copies_bytes", [0, sparse.CHUNK_COPIES_BYTES], ids=["column blocks", "row chunks"])
+def test_parallel_equals_serial_exactly(copies_bytes, monkeypatch):
+    """Both weight-gradient strategies give the same bits whatever the thread count."""
+    monkeypatch.setattr(sparse, "CHUNK_COPIES_BYTES", copies_bytes)
     rng = np.random.default_rng(7)
     R, N, J = 300, 90, 77
     x = spikes(rng, (R, N), 0.1)
