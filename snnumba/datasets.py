@@ -23,7 +23,7 @@ import numpy as np
 from ._validation import check_int, check_positive
 
 #: Where the data sets are published (for the error a missing file raises).
-WHERE = ("the SHD and SSC data sets (Cramer et al. 2020, doi:10.1109/TNNLS.2020.3044364) are published at "
+WHERE = ("the SHD and SSC data sets (Cramer et al. 2020) are published at "
          "https://zenkelab.org/datasets and https://compneuro.net; download and unpack them (e.g. "
          "shd_train.h5, shd_test.h5) yourself: snnumba downloads nothing at run time")
 #: Classes of each data set.

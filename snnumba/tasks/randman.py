@@ -17,12 +17,12 @@ the joint timing of its input spikes.
 
 Everything (manifolds, latent points, class order) is a function of ``seed``.
 """
-import time
 from types import SimpleNamespace
 
 import numpy as np
 
 from .._validation import check_int, check_nonnegative
+from .temporal import COMMON_DEFAULTS, build_network, check_common, fit_and_score, spawn_rngs
 
 #: latent points per dimension on which each channel's range is measured
 _GRID = 1024
@@ -107,3 +107,74 @@ def randman(n_classes=10, samples_per_class=100, n_inputs=20, steps=100, manifol
     spikes = np.zeros((steps, n, n_inputs), np.uint8)
     spikes[step, np.arange(n)[:, None], np.arange(n_inputs)[None, :]] = 1
     return spikes, labels
+
+
+#: Configuration keys of :func:`run` and their defaults: those of ``snnumba randman``.
+RUN_DEFAULTS = {**COMMON_DEFAULTS, "n_classes": 10, "n_inputs": 20, "steps": 100, "manifold_dim": 1,
+                "n_terms": 3, "smoothness": 2.0, "train_per_class": 100, "test_per_class": 50}
+
+
+def make_data(seed, n_classes=10, n_inputs=20, steps=100, manifold_dim=1, n_terms=3, smoothness=2.0,
+              train_per_class=100, test_per_class=50):
+    """Training, validation and test sets of one run, on the same manifolds, all drawn
+    from ``seed``.
+
+    Returns a namespace with ``train`` (``train_per_class`` per class), ``val`` and ``test``
+    (``test_per_class`` per class each) as ``ArrayData``, ``num_classes``, ``n_inputs``,
+    and the generators ``weights_rng`` and ``loop_rng``.
+    """
+    from ..training import ArrayData
+    rngs = spawn_rngs(seed)
+    per_class = check_int("train_per_class", train_per_class, 1) + 2 * check_int("test_per_class", test_per_class, 1)
+    data_seed = int(rngs.data.integers(0, 2**63 - 1))
+    x, y = randman(n_classes, per_class, n_inputs, steps, manifold_dim, n_terms, smoothness, data_seed)
+    # the samples come in a random order, so consecutive slices are random subsets
+    a, b = n_classes * train_per_class, n_classes * (train_per_class + test_per_class)
+    return SimpleNamespace(train=ArrayData(x[:, :a], y[:a]), val=ArrayData(x[:, a:b], y[a:b]),
+                           test=ArrayData(x[:, b:], y[b:]), num_classes=n_classes, n_inputs=n_inputs,
+                           weights_rng=rngs.weights, loop_rng=rngs.loop)
+
+
+#: the keys of RUN_DEFAULTS that fix the data
+DATA_KEYS = ("n_classes", "n_inputs", "steps", "manifold_dim", "n_terms", "smoothness", "train_per_class",
+             "test_per_class")
+
+
+def run(config=None, seed=0, progress=False):
+    """Train and evaluate on the random-manifold task as ``snnumba randman --seed SEED`` does.
+
+    Parameters
+    ----------
+    config : dict, optional
+        Any of the keys of ``RUN_DEFAULTS`` (``run.defaults``); the rest take their defaults.
+    seed : int
+        Non-negative; seeds the manifolds, the samples, the weights and the batch order.
+    progress : bool
+        Show the epochs' progress bar.
+
+    Returns
+    -------
+    dict
+        ``test_accuracy``, ``train_accuracy``, ``chance_accuracy`` (percent), ``epochs``,
+        ``best_epoch``, ``stopped_early``, ``train_seconds``, ``epoch_seconds_median``,
+        ``compile_seconds``, ``recurrent``.
+    """
+    from . import config_with_defaults
+    c = config_with_defaults("randman", config, RUN_DEFAULTS)
+    check_common(c)
+    seed = check_int("seed", seed, 0)
+    data = make_data(seed, **{k: c[k] for k in DATA_KEYS})
+    net = build(c, data)
+    summary, _, _ = fit_and_score(net, data, c["lr"], c["epochs"], c["batch_size"], c["early_stopping"], progress)
+    return summary
+
+
+def build(c, data, dt=1e-3):
+    """The network of configuration ``c`` (``RUN_DEFAULTS`` keys) for ``data``; one step is
+    ``dt`` seconds."""
+    return build_network(data.n_inputs, data.num_classes, hidden=c["hidden"], recurrent=c["recurrent"],
+                         tau=c["tau"], tau_syn=c["tau_syn"], dt=dt, surrogate=c["surrogate"],
+                         rng=data.weights_rng, device=c["device"])
+
+
+run.defaults = RUN_DEFAULTS
