@@ -119,9 +119,11 @@ def _check_shd(args):
         sys.exit(f"snnumba: {exc}")
     except (OSError, ValueError) as exc:
         args.parser.error(f"--data {args.data!r}: {exc}")
-    if len(args.data_sets.train) < args.batch_size:
-        args.parser.error(f"--batch-size {args.batch_size} exceeds the {len(args.data_sets.train)} "
-                          "training samples")
+    for part in ("train", "val"):  # validation batches drop the last partial one too
+        n = len(getattr(args.data_sets, part))
+        if n < args.batch_size:
+            args.parser.error(f"--batch-size {args.batch_size} exceeds the {n} "
+                              f"{'training' if part == 'train' else 'validation'} samples")
 
 
 def _check_randman(args):

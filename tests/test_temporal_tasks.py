@@ -27,7 +27,7 @@ def shd_folder(tmp_path):
 
 
 def small_shd(folder):
-    return ["shd", "--data", str(folder), "--max-time", "0.3", "--dt", "0.01", "--batch-size", "4",
+    return ["shd", "--data", str(folder), "--max-time", "0.3", "--dt", "0.01", "--batch-size", "4", "--val-fraction", "0.25",
             "--hidden", "10", "--epochs", "2", "--quiet"]
 
 
@@ -83,7 +83,8 @@ def test_shd_task_needs_its_data_folder():
 
 @pytest.mark.parametrize("args,option", [(["--epochs", "0"], "--epochs"), (["--lr", "nan"], "--lr"),
                                          (["--tau-syn", "-1"], "--tau-syn"), (["--val-fraction", "1"], "--val-fraction"),
-                                         (["--batch-size", "100"], "--batch-size"), (["--dataset", "mnist"], "--dataset")])
+                                         (["--batch-size", "100"], "--batch-size"), (["--dataset", "mnist"], "--dataset"),
+                                         (["--val-fraction", "0.1"], "validation samples")])
 def test_shd_bad_arguments_are_usage_errors(shd_folder, args, option, capsys):
     with pytest.raises(SystemExit) as info:
         cli.main(small_shd(shd_folder) + args)
