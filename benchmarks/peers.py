@@ -26,15 +26,17 @@ PEERS = {
     "SpikingJelly": ("spikingjelly.activation_based.neuron", "spikingjelly"),
     "inferno-ai": ("inferno.learn", "inferno-ai"),
 }
+#: the peers of the recurrent training step (bench_recurrent_step.py)
+RECURRENT_PEERS = {"snnTorch": ("snntorch", "snntorch"), "Norse": ("norse.torch", "norse")}
 INSTALL_HINT = ("pip install torch==2.13.0 snntorch spikingjelly inferno-ai "
                 "(in a separate venv; see compare.py's docstring)")
 
 
-def import_peers():
-    """``(versions, missing)``: ``{peer: version}`` of the importable peers and
+def import_peers(peers=PEERS):
+    """``(versions, missing)``: ``{peer: version}`` of the importable ``peers`` and
     ``{peer: reason}`` of the others."""
     versions, missing = {}, {}
-    for name, (module, dist) in PEERS.items():
+    for name, (module, dist) in peers.items():
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
@@ -151,6 +153,81 @@ def train_step(peer, x, labels, w1, w2, alpha, lr, device="cpu"):
 
     def step():
         loss = torch.nn.functional.cross_entropy(0.01 * output(), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.item()
+    return step
+
+
+# --- issue #9: the recurrent training step ---------------------------------------------
+def recurrent_step(peer, x, labels, weights, decays, dt, taus, lr, slope):
+    """One training step of ``peer``'s recurrent current-based LIF network (forward, NLL of
+    the readouts' maximum over time, backward, Adam); returns a callable giving the loss.
+
+    ``weights`` are snnumba's initial ``(W_in [N_in, H], V [H, H] as [pre, post], W_out [H, C])``,
+    ``decays`` the per-step ``(alpha_syn, alpha_mem)``, ``taus`` ``(tau_syn, tau_mem)`` in
+    seconds (Norse takes time constants), ``slope`` the fast-sigmoid surrogate's.
+    """
+    torch = _torch()
+    nn = torch.nn
+    xs = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    y = torch.from_numpy(np.asarray(labels, np.int64))
+    w_in, v_rec, w_out = (np.array(w, np.float32) for w in weights)
+    W_in, W_out = nn.Parameter(torch.from_numpy(w_in)), nn.Parameter(torch.from_numpy(w_out))
+    H, C = w_out.shape
+    alpha_syn, alpha_mem = decays
+    if peer == "snnTorch":
+        import snntorch
+        from snntorch import surrogate
+        hidden = snntorch.RSynaptic(alpha=alpha_syn, beta=alpha_mem, linear_features=H, threshold=1.0,
+                                    spike_grad=surrogate.fast_sigmoid(slope=slope), reset_mechanism="subtract")
+        with torch.no_grad():  # Linear computes s @ weight.T: snnumba's V [pre, post] transposed
+            hidden.recurrent.weight.copy_(torch.from_numpy(v_rec.T))
+            hidden.recurrent.bias.zero_()
+        readout = snntorch.Leaky(beta=alpha_mem, threshold=1.0, reset_mechanism="none")
+        params = [W_in, W_out, *hidden.parameters()]
+
+        def output():
+            h = xs @ W_in
+            spk, syn, mem = hidden.init_rsynaptic()
+            spikes = []
+            for h_t in h.unbind(0):
+                spk, syn, mem = hidden(h_t, spk, syn, mem)
+                spikes.append(spk)
+            h2 = torch.stack(spikes) @ W_out
+            vo = readout.init_leaky()
+            v_rec_out = []
+            for h_t in h2.unbind(0):
+                _, vo = readout(h_t, vo)
+                v_rec_out.append(vo)
+            return torch.stack(v_rec_out).max(0).values
+    elif peer == "Norse":
+        import norse.torch as norse
+        p = norse.LIFParameters(tau_syn_inv=torch.tensor(1.0 / taus[0]), tau_mem_inv=torch.tensor(1.0 / taus[1]),
+                                v_th=torch.tensor(1.0), v_reset=torch.tensor(0.0), method="super",
+                                alpha=torch.tensor(slope))
+        hidden = norse.LIFRecurrent(x.shape[2], H, p=p, dt=dt)
+        with torch.no_grad():  # Norse's weights are [out, in]
+            hidden.input_weights.copy_(torch.from_numpy(w_in.T))
+            hidden.recurrent_weights.copy_(torch.from_numpy(v_rec.T))
+        params = [W_out, *hidden.parameters()]
+
+        def output():
+            spikes, _ = hidden(xs)
+            h2 = spikes @ W_out
+            vo = torch.zeros(h2.shape[1], C)
+            v_rec_out = []
+            for h_t in h2.unbind(0):
+                vo = alpha_mem * vo + h_t
+                v_rec_out.append(vo)
+            return torch.stack(v_rec_out).max(0).values
+    else:
+        raise ValueError(f"no recurrent training step for peer {peer!r}")
+    opt = torch.optim.Adam(params, lr=lr)
+
+    def step():
+        loss = torch.nn.functional.cross_entropy(output(), y)
         opt.zero_grad()
         loss.backward()
         opt.step()

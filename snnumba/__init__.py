@@ -8,7 +8,7 @@ from .backend import DEVICES, get_backend
 from .distributed import sweep
 from .encoding import delta_encode, latency_encode, rate_encode
 from .layers import Dense, Layer
-from .losses import mse, readout_nll, softmax_nll, spike_count_cross_entropy
+from .losses import max_over_time_nll, mse, readout_nll, softmax_nll, spike_count_cross_entropy
 from .network import Network
 from .neurons import IF, LIF, LIFParams, LeakyReadout
 from .optim import SGD, Adam
@@ -19,6 +19,6 @@ __version__ = "0.1.0"
 __all__ = [
     "DEVICES", "get_backend", "Layer", "Dense", "LIF", "IF", "LeakyReadout", "LIFParams",
     "Network", "Adam", "SGD", "Trainer", "ArrayData",
-    "readout_nll", "spike_count_cross_entropy", "mse", "softmax_nll", "sweep",
+    "readout_nll", "max_over_time_nll", "spike_count_cross_entropy", "mse", "softmax_nll", "sweep",
     "encoding", "rate_encode", "latency_encode", "delta_encode",
 ]

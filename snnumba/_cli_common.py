@@ -1,6 +1,10 @@
-"""Checks that every ``snnumba`` subcommand runs before any work starts."""
+"""What the ``snnumba`` subcommands share: argument types, the checks that run before any
+work starts, and the kernel preparation message."""
+import argparse
+import math
 import os
 import sys
+import time
 
 
 def check_output(parser, option, path):
@@ -24,3 +28,68 @@ def require_pyplot():
         import matplotlib.pyplot  # noqa: F401
     except ImportError:
         sys.exit("snnumba: --plot needs matplotlib: pip install 'snnumba[plot]'")
+
+
+# --- argument types: a bad number is a usage error that names the option --------------
+def _number(text, kind):
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+
+
+def positive_int(text):
+    value = _number(text, int)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def nonnegative_int(text):
+    value = _number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def positive_float(text):
+    value = _number(text, float)
+    if not (0 < value < math.inf):
+        raise argparse.ArgumentTypeError(f"must be positive and finite, got {text}")
+    return value
+
+
+def kernel_cache_counts():
+    """(hits, misses) of Numba's on-disk cache summed over the CPU kernels loaded so far."""
+    from numba.core.dispatcher import Dispatcher
+    seen, hits, misses = set(), 0, 0
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("snnumba.kernels.cpu"):
+            continue
+        for obj in vars(module).values():
+            if isinstance(obj, Dispatcher) and id(obj) not in seen:
+                seen.add(id(obj))
+                hits += sum(obj.stats.cache_hits.values())
+                misses += sum(obj.stats.cache_misses.values())
+    return hits, misses
+
+
+def _prepare_kernels(device, warm_up, log):
+    """Run ``warm_up`` (which calls every kernel the command needs) and say whether the
+    kernels were compiled or loaded from Numba's cache. Returns (seconds, what happened)."""
+    print("preparing kernels...", file=log, flush=True)
+    hits0, misses0 = kernel_cache_counts()
+    start = time.perf_counter()
+    warm_up()
+    seconds = time.perf_counter() - start
+    hits, misses = (a - b for a, b in zip(kernel_cache_counts(), (hits0, misses0)))
+    if device == "cuda":  # CUDA kernels are not cached on disk
+        status, message = "compiled", f"compiled CUDA kernels in {seconds:.1f} s (they compile again on every run)"
+    elif misses:
+        status, message = "compiled", f"compiled kernels in {seconds:.1f} s (cached for later runs)"
+    elif hits:
+        status, message = "loaded", f"loaded cached kernels in {seconds:.1f} s"
+    else:
+        status, message = "in memory", f"kernels already loaded ({seconds:.1f} s)"
+    print(message, file=log, flush=True)
+    return seconds, status

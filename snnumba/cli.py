@@ -1,53 +1,27 @@
 """The ``snnumba`` command: train (``sound-localization``) and evaluate (``evaluate``) the
-sound-localization task.
+sound-localization task; ``shd`` and ``randman`` (``temporal_cli``) and ``sweep``
+(``sweep_cli``) are added from their modules.
 
 Every argument is checked before any work starts (numbers as usage errors, output folders,
 the network to load), so a run never loses its training to a late error.
 """
 import argparse
 import json
-import math
 import sys
 import time
 
 import numpy as np
 
-from ._cli_common import check_output, require_pyplot
+from ._cli_common import (_prepare_kernels, check_output, nonnegative_int, positive_float, positive_int,
+                          require_pyplot)
+from ._cli_common import kernel_cache_counts  # noqa: F401  (public here before it moved)
 from .backend import DEVICES, get_backend
 from .surrogate import SURROGATES
 from .sweep_cli import add_sweep_parser
+from .temporal_cli import add_temporal_parsers
 
 #: architecture options of a fresh network, with their defaults (None: the layer's default)
 ARCHITECTURE = {"hidden": 30, "tau": 5e-3, "surrogate": "sigmoid", "slope": None, "dales_law": False}
-
-
-# --- argument types: a bad number is a usage error that names the option --------------
-def _number(text, kind):
-    try:
-        return kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
-
-
-def positive_int(text):
-    value = _number(text, int)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def nonnegative_int(text):
-    value = _number(text, int)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def positive_float(text):
-    value = _number(text, float)
-    if not (0 < value < math.inf):
-        raise argparse.ArgumentTypeError(f"must be positive and finite, got {text}")
-    return value
 
 
 # --- parsers ------------------------------------------------------------------------------
@@ -103,6 +77,7 @@ def build_parser():
     sub = parser.add_subparsers(title="commands")
     _sound_localization_parser(sub)
     _evaluate_parser(sub)
+    add_temporal_parsers(sub)
     add_sweep_parser(sub)
     return parser
 
@@ -171,42 +146,6 @@ def _score(net, data, args, log):
     print(f"train accuracy: {scores['train_accuracy']:.1f}%   absolute error: {scores['train_error_deg']:.1f} deg", file=log)
     print(f"test accuracy:  {scores['test_accuracy']:.1f}%   absolute error: {scores['test_error_deg']:.1f} deg", file=log)
     return scores, te
-
-
-def kernel_cache_counts():
-    """(hits, misses) of Numba's on-disk cache summed over the CPU kernels loaded so far."""
-    from numba.core.dispatcher import Dispatcher
-    seen, hits, misses = set(), 0, 0
-    for name, module in list(sys.modules.items()):
-        if not name.startswith("snnumba.kernels.cpu"):
-            continue
-        for obj in vars(module).values():
-            if isinstance(obj, Dispatcher) and id(obj) not in seen:
-                seen.add(id(obj))
-                hits += sum(obj.stats.cache_hits.values())
-                misses += sum(obj.stats.cache_misses.values())
-    return hits, misses
-
-
-def _prepare_kernels(device, warm_up, log):
-    """Run ``warm_up`` (which calls every kernel the command needs) and say whether the
-    kernels were compiled or loaded from Numba's cache. Returns (seconds, what happened)."""
-    print("preparing kernels...", file=log, flush=True)
-    hits0, misses0 = kernel_cache_counts()
-    start = time.perf_counter()
-    warm_up()
-    seconds = time.perf_counter() - start
-    hits, misses = (a - b for a, b in zip(kernel_cache_counts(), (hits0, misses0)))
-    if device == "cuda":  # CUDA kernels are not cached on disk
-        status, message = "compiled", f"compiled CUDA kernels in {seconds:.1f} s (they compile again on every run)"
-    elif misses:
-        status, message = "compiled", f"compiled kernels in {seconds:.1f} s (cached for later runs)"
-    elif hits:
-        status, message = "loaded", f"loaded cached kernels in {seconds:.1f} s"
-    else:
-        status, message = "in memory", f"kernels already loaded ({seconds:.1f} s)"
-    print(message, file=log, flush=True)
-    return seconds, status
 
 
 # --- the commands ---------------------------------------------------------------------------
@@ -281,7 +220,9 @@ def run_evaluate(args):
     return 0
 
 
-def _plot(path, history, confusion):
+def _plot(path, history, confusion, extent=(-90, 90, -90, 90), axis="IPD (deg)"):
+    """Loss curves and the column-normalised test confusion matrix (``extent`` of its axes,
+    None for class indices; ``axis`` names them)."""
     import matplotlib.pyplot as plt
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
     ax1.plot(history["loss"], label="train")
@@ -290,9 +231,9 @@ def _plot(path, history, confusion):
     ax1.set_ylabel("loss")
     ax1.legend()
     col = confusion.sum(axis=0, keepdims=True)
-    ax2.imshow(confusion / np.maximum(col, 1), origin="lower", extent=(-90, 90, -90, 90))
-    ax2.set_xlabel("true IPD (deg)")
-    ax2.set_ylabel("estimated IPD (deg)")
+    ax2.imshow(confusion / np.maximum(col, 1), origin="lower", extent=extent)
+    ax2.set_xlabel(f"true {axis}")
+    ax2.set_ylabel(f"estimated {axis}")
     ax2.set_title("test confusion matrix")
     fig.tight_layout()
     fig.savefig(path)

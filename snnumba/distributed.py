@@ -34,7 +34,8 @@ from ._validation import check_int
 from .tasks import check_config_keys
 
 #: Built-in tasks by name: ``(config, seed) -> dict of metrics`` functions.
-TASKS = {"sound-localization": "snnumba.tasks.sound_localization:run"}
+TASKS = {"sound-localization": "snnumba.tasks.sound_localization:run", "randman": "snnumba.tasks.randman:run",
+         "shd": "snnumba.tasks.shd:run"}
 
 INSTALL_HINT = "pip install 'snnumba[distributed]'"
 # columns a results row always has; a task may not report metrics under these names

@@ -72,6 +72,32 @@ def readout_nll(v, labels, scale=0.01):
     return _time_sum_loss(_output("v", v), labels, check_positive("scale", scale))
 
 
+def max_over_time_nll(v, labels):
+    """NLL of log-softmax of each readout's maximum over time, ``max_t v[t, b, c]`` (mean
+    over the batch), the loss of Cramer et al. 2020 and Zenke and Vogels 2021.
+
+    The gradient reaches only the step where each readout peaks: ``dloss/dv[t, b, c]`` is
+    ``(softmax - onehot)[b, c] / B`` at ``t = argmax_t v[t, b, c]`` and 0 elsewhere. When
+    several steps tie for the maximum, the whole gradient goes to the first of them (one
+    subgradient of the max; splitting it among the ties would be another).
+
+    Parameters
+    ----------
+    v : array [T, B, C]
+        Readout membrane potential.
+    labels : int array [B]
+    """
+    v = _output("v", v)
+    if 0 in v.shape:
+        raise ValueError(f"'v' must have at least one step, sample and class, got shape {v.shape}")
+    peak = v.argmax(axis=0)                                         # [B, C], the first of ties
+    b, c = np.indices(peak.shape)
+    loss, grad_m = _softmax_nll(v[peak, b, c].astype(np.float64), labels)
+    grad = np.zeros(v.shape, v.dtype)
+    grad[peak, b, c] = grad_m
+    return loss, grad
+
+
 def spike_count_cross_entropy(spikes, labels, scale=1.0):
     """Cross-entropy of softmax over output spike counts ``scale * sum_t s[t]``."""
     return _time_sum_loss(_output("spikes", spikes), labels, check_positive("scale", scale))
@@ -87,7 +113,8 @@ def mse(output, target):
     return float(np.mean(diff.astype(np.float64) ** 2)), (2.0 / diff.size) * diff
 
 
-LOSSES = {"readout_nll": readout_nll, "spike_count_cross_entropy": spike_count_cross_entropy, "mse": mse}
+LOSSES = {"readout_nll": readout_nll, "max_over_time_nll": max_over_time_nll,
+          "spike_count_cross_entropy": spike_count_cross_entropy, "mse": mse}
 
 
 def stca_loss(v, v_threshold, T_in, N_d):

@@ -3,6 +3,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 import snnumba as snn
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
@@ -25,3 +27,11 @@ def test_sound_localization_example_checks_the_folder_first(tmp_path):
                           "--out", str(tmp_path / "missing" / "net.npz")], capture_output=True, text=True,
                          timeout=120)
     assert run.returncode == 2 and "--out" in run.stderr and "does not exist" in run.stderr
+
+
+@pytest.mark.skipif(not hasattr(snn.neurons, "RecurrentLIF"), reason="needs snn.RecurrentLIF (issue #9)")
+def test_recurrent_randman_example_runs():
+    run = subprocess.run([sys.executable, str(EXAMPLES / "recurrent_randman.py"), "--epochs", "1"],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert "recurrent network, epochs: 1" in run.stdout and "test accuracy" in run.stdout
