@@ -15,6 +15,7 @@ import numpy as np
 from ._cli_common import check_output, require_pyplot
 from .backend import DEVICES, get_backend
 from .surrogate import SURROGATES
+from .nir_cli import add_nir_parser
 from .sweep_cli import add_sweep_parser
 
 #: architecture options of a fresh network, with their defaults (None: the layer's default)
@@ -104,6 +105,7 @@ def build_parser():
     _sound_localization_parser(sub)
     _evaluate_parser(sub)
     add_sweep_parser(sub)
+    add_nir_parser(sub)
     return parser
 
 

@@ -784,13 +784,13 @@ def from_nir(graph, dt, decay="euler", reset="zero", spike_timing="same_step", s
 
 
 def read_nir(path):
-    """``nir.read(path)``; an unreadable file raises ValueError naming ``path``."""
+    """``nir.read(path)``: FileNotFoundError for a missing file, ValueError naming ``path`` for
+    one that is not a NIR graph."""
+    import os
     nir = _nir()
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such file")
     try:
         return nir.read(path)
-    except OSError as exc:
-        if not __import__("os").path.exists(path):
-            raise
-        raise ValueError(f"{path} cannot be read as a NIR file ({type(exc).__name__}: {exc})") from None
-    except (ValueError, KeyError, AssertionError, TypeError) as exc:
+    except Exception as exc:  # h5py's OSError, nir's KeyError/AssertionError/ValueError alike
         raise ValueError(f"{path} cannot be read as a NIR graph ({type(exc).__name__}: {exc})") from None
