@@ -512,14 +512,16 @@ class _Segment:
         return v.copy()
 
     def take_lag(self, dt):
-        """Remove a uniform one-step delay at the segment's output; True if there was one."""
+        """Take one step off a delay of at least ``dt`` on every output; True if there was one."""
         d = self.delay_out if self.w is not None else self.delay_in
-        if d is None or not np.allclose(d, dt, rtol=1e-9, atol=0):
+        if d is None or np.any(d < dt * (1 - 1e-9)):
             return False
+        d = np.where(np.isclose(d, dt, rtol=1e-9, atol=0), 0.0, d - dt)
+        d = d if d.any() else None
         if self.w is not None:
-            self.delay_out = None
+            self.delay_out = d
         else:
-            self.delay_in = None
+            self.delay_in = d
         return True
 
     def dense(self, dt, dtype, name, gain=1.0, const=0.0, extra_delay=0.0):
@@ -613,9 +615,6 @@ def _new_spiking(name, node, rec, segment, opts, dtype):
     read from its NIR parameters."""
     dt, decay = opts["dt"], opts["decay"]
     kind, n = _type(node), segment.n
-    if not _has_option("spike_timing"):
-        raise ValueError(f"node {name!r} ({kind}): this snnumba's LIF has no same-step spike "
-                         "(the neuron options of issue 9); it cannot run NIR neurons")
     r = _param(node, "r", n, name)
     extra = {}
     if kind == "IF":
@@ -647,6 +646,9 @@ def _new_spiking(name, node, rec, segment, opts, dtype):
             raise ValueError(f"node {name!r} ({kind}): synapse_timing='previous' needs a zero bias before it "
                              "(its one-step delay would not delay the bias); use synapse_timing='current'")
         lag = dt
+    if not _has_option("spike_timing"):
+        raise ValueError(f"node {name!r} ({kind}): this snnumba's LIF has no same-step spike "
+                         "(the neuron options of issue 9); it cannot run NIR neurons")
     kwargs = dict(threshold=threshold, dt=dt, dtype=dtype, reset=reset, spike_timing=timing,
                   decay=decay, n=n, **extra)
     if kind == "CubaLI":
@@ -685,6 +687,9 @@ def _neuron_layer(name, node, rec, segment, opts, dtype):
             raise ValueError(f"node {name!r} (LI): decay {decay!r} at dt = {dt} gives alpha = {alpha[0]}")
         layer = LeakyReadout(tau=float(-dt / np.log(alpha[0])), dt=dt, dtype=dtype)
         v_leak = _param(node, "v_leak", n, name)
+        if lag and v_leak.any():
+            _warn(f"node {name!r} (LI): v_leak != 0 behind a one-step Delay is read with the leak starting "
+                  "one step late (the output differs by alpha**t * dt/tau * v_leak)")
         return segment.dense(dt, dtype, name, gain=_snap_one(g * r, _precision(node, "r")), const=g * v_leak), layer
     # spiking nodes and CubaLI
     if meta_layer is not None and not isinstance(meta_layer, LeakyReadout) \
