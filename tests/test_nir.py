@@ -453,3 +453,13 @@ def test_lif_graph_round_trips_to_the_same_graph():
     for field in ("tau", "r", "v_leak", "v_threshold", "v_reset"):
         np.testing.assert_allclose(getattr(node, field), getattr(lif, field), rtol=1e-12)
     np.testing.assert_allclose(again.nodes["dense_0"].weight, graph.nodes["linear"].weight, rtol=1e-12)
+
+
+def test_roundtrip_example_reports_identical_outputs(tmp_path):
+    import pathlib
+    example = pathlib.Path(__file__).resolve().parents[1] / "examples" / "nir_roundtrip.py"
+    out = tmp_path / "flagship.nir"
+    run = subprocess.run([sys.executable, str(example), "--epochs", "1", "--out", str(out)], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert "outputs identical: True" in run.stdout and out.exists()
