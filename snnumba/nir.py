@@ -654,6 +654,7 @@ def _new_spiking(name, node, rec, segment, opts, dtype):
     if kind == "CubaLI":
         kwargs["record_membrane"] = True
     if rec is not None:
+        del kwargs["n"]
         layer = _recurrent_class()(n, tau=_uniform(tau), **kwargs)
     elif np.all(np.isinf(tau)):
         layer = IF(**kwargs)

@@ -398,7 +398,7 @@ def test_recurrent_cubalif_with_the_reference_synapse_is_refused():
 
 
 @needs_options
-@given(n=st.integers(1, 8), tau=st.floats(2e-3, 40e-3), tau_syn=st.one_of(st.none(), st.floats(1e-3, 10e-3)),
+@given(n=st.integers(1, 8), tau=st.floats(2e-3, 40e-3), tau_syn=st.one_of(st.none(), st.floats(1.5e-3, 10e-3)),
        reset=st.sampled_from(["zero", "subtract"]),
        timing=st.sampled_from(["delayed", "same_step", "same_step_late_reset"]),
        decay=st.sampled_from(["exact", "euler"]), recurrent=st.booleans(), seed=st.integers(0, 2**16))
