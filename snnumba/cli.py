@@ -17,6 +17,7 @@ from ._cli_common import (_prepare_kernels, check_output, nonnegative_int, posit
 from ._cli_common import kernel_cache_counts  # noqa: F401  (public here before it moved)
 from .backend import DEVICES, get_backend
 from .surrogate import SURROGATES
+from .nir_cli import add_nir_parser
 from .sweep_cli import add_sweep_parser
 from .temporal_cli import add_temporal_parsers
 
@@ -79,6 +80,7 @@ def build_parser():
     _evaluate_parser(sub)
     add_temporal_parsers(sub)
     add_sweep_parser(sub)
+    add_nir_parser(sub)
     return parser
 
 

@@ -146,6 +146,18 @@ class Network:
         for a, value in checked:
             self.backend.copy_into(a, value.astype(self.dtype))
 
+    # --- NIR (snnumba.nir; needs the 'nir' package) ---------------------------------
+    def to_nir(self, dt=None, input_size=None):
+        """This network as a ``nir.NIRGraph``: ``snnumba.nir.to_nir(self, dt, input_size)``."""
+        from .nir import to_nir
+        return to_nir(self, dt, input_size)
+
+    @classmethod
+    def from_nir(cls, graph, dt, **options):
+        """A network running a NIR graph or file: ``snnumba.nir.from_nir(graph, dt, **options)``."""
+        from .nir import from_nir
+        return from_nir(graph, dt, **options)
+
     # --- saving ----------------------------------------------------------------------
     def to_arrays(self):
         """Architecture (a JSON string under 'meta') and parameters, as savez arrays."""
