@@ -510,10 +510,7 @@ class RecurrentLIF(LIF):
     _recurrent = True
 
     def __init__(self, n, *, self_connections=True, init_bound=None, rng=None, **options):
-        if options.get("n", n) != n:
-            raise ValueError(f"'n' given twice with different values ({n} and {options['n']})")
-        options["n"] = check_int("n", n, 1)
-        super().__init__(**options)
+        super().__init__(n=check_int("n", n, 1), **options)
         self.self_connections = bool(self_connections)
         bound = 1.0 / np.sqrt(self.n) if init_bound is None else check_nonnegative("init_bound", init_bound)
         self.init_bound = float(bound)
