@@ -103,11 +103,21 @@ def main():
     no_v = np.empty((0, B, N), np.float32)
     vf, sf = np.empty((B, N), np.float32), np.empty((B, N), np.uint8)
     grad_s, grad_h = rng.normal(size=(T, B, N)).astype(np.float32), np.empty((T, B, N), np.float32)
+    # the neuron family's default model (the seed's LIF); absent options are zero-length
+    alpha, none, no_w = np.full(N, ALPHA, np.float32), np.empty(0, np.float32), np.empty((0, 0), np.float32)
+    rest, rest8 = np.zeros((B, N), np.float32), np.zeros((B, N), np.uint8)
+    spare, spare8 = np.empty((B, N), np.float32), np.empty((B, N), np.uint8)
+
+    def lif_forward(v_out):
+        cpu.neuron_forward(h, no_w, alpha, none, none, none, th, 0, 0, v0, s0, rest, rest, rest8,
+                           v_out, s, no_v, no_v, no_v, vf, sf, spare, spare, spare8)
 
     kernels = {
-        "LIF forward, evaluation": (5, lambda: cpu.lif_forward(h, ALPHA, th, v0, s0, no_v, s, vf, sf)),
-        "LIF forward, training": (9, lambda: cpu.lif_forward(h, ALPHA, th, v0, s0, v, s, vf, sf)),
-        "LIF backward (sigmoid)": (17, lambda: cpu.lif_backward(h, v, s, ALPHA, th, 0, 5.0, grad_s, no_v, grad_h)),
+        "LIF forward, evaluation": (5, lambda: lif_forward(no_v)),
+        "LIF forward, training": (9, lambda: lif_forward(v)),
+        "LIF backward (sigmoid)": (17, lambda: cpu.neuron_backward(h, no_w, v, s, no_v, no_v, alpha, none, none, none,
+                                                                   th, 0, 0, v0, s0, 0, 5.0, grad_s, no_v, grad_h,
+                                                                   no_w, no_w, no_w)),
         "readout forward": (8, lambda: cpu.readout_forward(h, ALPHA, v0, v, vf)),
         "readout backward": (8, lambda: cpu.readout_backward(ALPHA, grad_s, grad_h)),
     }

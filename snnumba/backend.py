@@ -1,6 +1,6 @@
 """The one place where ``device="cpu" | "cuda"`` is turned into code.
 
-``get_backend(device)`` returns an object whose kernel attributes (``lif_forward``, ...)
+``get_backend(device)`` returns an object whose kernel attributes (``neuron_forward``, ...)
 are the CPU kernels or their CUDA launchers, with the same signatures, plus the few
 array operations the layers need (allocation, transfer, matrix products). Layers,
 networks, optimizers and tasks hold one backend and never branch on the device.
@@ -14,7 +14,7 @@ from ._validation import check_choice
 DEVICES = ("cpu", "cuda")
 
 #: Kernels every backend provides, with identical signatures (see ``snnumba.kernels``).
-KERNELS = ("lif_forward", "lif_backward", "readout_forward", "readout_backward",
+KERNELS = ("neuron_forward", "neuron_backward", "readout_forward", "readout_backward",
            "sound_localization_spikes", "adam_step", "sgd_step", "bernoulli_error_cell",
            "gaussian_error_cell", "spike_cluster", "first_spike_index", "max_rate_update",
            "max_rate_regress", "time_mean", "delayed_matmul", "delayed_weight_grad",

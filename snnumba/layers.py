@@ -108,6 +108,24 @@ def dale_signs(n_in, n_out, ie_ratio):
     return sign
 
 
+def spike_events(be, x2d, max_density=None):
+    """The spikes of uint8 ``x2d[R, N]`` on backend ``be`` as ``(offsets, indices)``
+    (compressed sparse rows, ``kernels/cpu/sparse.py``). None when ``x2d`` holds values
+    other than 0 and 1, or when ``max_density`` is given and the fraction of spikes reaches it."""
+    counts = be.empty(x2d.shape[0], np.int64)
+    be.spike_row_counts(x2d, counts)
+    counts = be.to_host(counts)
+    n_spikes = int(counts.sum())
+    if counts.min() < 0 or (max_density is not None and n_spikes >= max_density * x2d.size):
+        return None
+    offsets = np.zeros(x2d.shape[0] + 1, np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    offsets = be.asarray(offsets)
+    indices = be.empty(n_spikes, np.int32)
+    be.spike_row_indices(x2d, offsets, indices)
+    return offsets, indices
+
+
 class Dense(Layer):
     """All-to-all synaptic projection ``h[t] = x[t] @ W (+ b)``.
 
@@ -219,19 +237,7 @@ class Dense(Layer):
         """The spikes of uint8 ``x2d[R, n_in]`` as ``(offsets, indices)`` (compressed sparse
         rows, ``kernels/cpu/sparse.py``), or None for the dense path: too dense, or values
         other than 0 and 1."""
-        be = self.backend
-        counts = be.empty(x2d.shape[0], np.int64)
-        be.spike_row_counts(x2d, counts)
-        counts = be.to_host(counts)
-        n_spikes = int(counts.sum())
-        if counts.min() < 0 or n_spikes >= EVENT_DENSITY_THRESHOLD * x2d.size:
-            return None
-        offsets = np.zeros(x2d.shape[0] + 1, np.int64)
-        np.cumsum(counts, out=offsets[1:])
-        offsets = be.asarray(offsets)
-        indices = be.empty(n_spikes, np.int32)
-        be.spike_row_indices(x2d, offsets, indices)
-        return offsets, indices
+        return spike_events(self.backend, x2d, EVENT_DENSITY_THRESHOLD)
 
     def forward(self, x, continue_state=False):
         x = self._check_input(x, self.n_in, spikes=True)

@@ -8,11 +8,11 @@ from ._threads import compute_threads
 from ._validation import check_array, check_float_dtype
 from .backend import get_backend
 from .layers import Dense, Layer
-from .neurons import IF, LIF, LeakyReadout
+from .neurons import IF, LIF, LeakyReadout, RecurrentLIF
 
 #: Format version written into saved files; ``load`` refuses files from the future.
 FORMAT_VERSION = 1
-LAYER_TYPES = {cls.__name__: cls for cls in (Dense, LIF, IF, LeakyReadout)}
+LAYER_TYPES = {cls.__name__: cls for cls in (Dense, LIF, IF, RecurrentLIF, LeakyReadout)}
 
 
 class Network:

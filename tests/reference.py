@@ -285,3 +285,232 @@ def naive_delayed_dense(x, w, delay_steps):
                 c = x[t - s - 1, :, i] if t - s - 1 >= 0 else 0.0
                 h[t, :, j] += w[i, j] * ((1 - f) * a + f * c)
     return h
+
+
+def _reset(u, flag, theta, reset):
+    """R(u, r, theta) of the neuron family: reset to zero, by subtraction, or none."""
+    if reset == "zero":
+        return u - u * flag
+    if reset == "subtract":
+        return u - flag * theta
+    return u
+
+
+def naive_neuron_forward(h, alpha, threshold, reset="zero", timing="delayed", alpha_syn=None, rho=None,
+                         adapt_strength=None, weight=None, state=None):
+    """The neuron family's equations (snnumba.neurons' docstring), whole [B, N] slices per
+    step, in h's dtype (constants cast to it). ``alpha_syn``, ``rho`` None: no synapse, no
+    adaptation; ``weight`` [N, N] (``[pre, post]``): recurrent, its input summed over the
+    neurons that spiked in increasing order. ``state``: dict of v, s, i, a, z [B, N] to start
+    from (rest when None). Returns ``(z, membrane, x, i_before, a_before, final)``: output
+    spikes, the tested membrane, the input h + r, the synaptic current and adaptation before
+    each step ([T, B, N]) and the final state dict."""
+    f_ = h.dtype.type
+    T, B, N = h.shape
+
+    def c(x):
+        return np.broadcast_to(np.asarray(x, h.dtype), (B, N))
+    alpha, th = c(alpha), c(threshold)
+    st = {k: np.zeros((B, N), h.dtype) for k in "vsiaz"}
+    if state is not None:
+        st.update({k: np.asarray(x, h.dtype) for k, x in state.items() if x is not None})
+    v, s, i, a, z = (st[k].copy() for k in "vsiaz")
+    outs = {k: [] for k in ("z", "m", "x", "i", "a")}
+    for t in range(T):
+        x = h[t]
+        if weight is not None:
+            r = np.zeros((B, N), h.dtype)
+            for j in range(N):
+                r = r + z[:, j, None] * weight[j][None, :]
+            x = h[t] + r
+        outs["x"].append(x)
+        outs["i"].append(i)
+        outs["a"].append(a)
+        if alpha_syn is not None:
+            i = c(alpha_syn) * i + x
+            d = i
+        else:
+            d = x
+        theta = th + c(adapt_strength) * a if rho is not None else th
+        if timing == "delayed":
+            out = s
+            m = v
+            fired = (v > theta).astype(h.dtype)
+            u = alpha * v + d
+            v = _reset(u, s, theta, reset)
+        elif timing == "same_step":
+            u = alpha * v + d
+            m = u
+            fired = (u > theta).astype(h.dtype)
+            out = fired
+            v = _reset(u, fired, theta, reset)
+        else:
+            u = alpha * v + d
+            m = _reset(u, s, theta, reset)
+            fired = (m > theta).astype(h.dtype)
+            out = fired
+            v = m
+        s = fired
+        if rho is not None:
+            a = c(rho) * a + fired
+        z = out
+        outs["z"].append(out)
+        outs["m"].append(m)
+    final = dict(v=v, s=s, i=i, a=a, z=z)
+    return (np.stack(outs["z"]).astype(np.uint8), np.stack(outs["m"]), np.stack(outs["x"]), np.stack(outs["i"]),
+            np.stack(outs["a"]), {k: f_(0) + x for k, x in final.items()})
+
+
+def naive_neuron_backward(h, alpha, threshold, surrogate, slope, grad_s, grad_v, reset="zero", timing="delayed",
+                          alpha_syn=None, rho=None, adapt_strength=None, weight=None):
+    """Reverse-mode BPTT of ``naive_neuron_forward`` (from rest) in float64, whole [B, N]
+    slices per step, for L = <grad_s, z> + <grad_v, membrane>, with the surrogate for H'.
+    Returns dL/dh [T, B, N], dL/dalpha, dL/dalpha_syn, dL/dthreshold per (batch, neuron)
+    [B, N] and dL/dweight [N, N] (None when not recurrent)."""
+    h = np.asarray(h, np.float64)
+    T, B, N = h.shape
+
+    def c(x):
+        return np.broadcast_to(np.asarray(x, np.float64), (B, N))
+    alpha, th = c(alpha), c(threshold)
+    syn, adapt = alpha_syn is not None, rho is not None
+    a_syn = c(alpha_syn) if syn else None
+    rho_, beta = (c(rho), c(adapt_strength)) if adapt else (None, None)
+    # forward again, keeping every intermediate
+    v, s, i, a, z = (np.zeros((B, N)) for _ in range(5))
+    rec = []
+    for t in range(T):
+        r = z @ weight if weight is not None else 0.0
+        x = h[t] + r
+        i_new = a_syn * i + x if syn else None
+        d = i_new if syn else x
+        theta = th + beta * a if adapt else th
+        u = alpha * v + d
+        if timing == "delayed":
+            m, flag = v, s
+            fired = (v > theta) * 1.0
+            v_new = _reset(u, s, theta, reset)
+        elif timing == "same_step":
+            m = u
+            fired = (u > theta) * 1.0
+            flag = fired
+            v_new = _reset(u, fired, theta, reset)
+        else:
+            m = _reset(u, s, theta, reset)
+            flag = s
+            fired = (m > theta) * 1.0
+            v_new = m
+        out = s if timing == "delayed" else fired
+        rec.append(dict(z_prev=z, v=v, i=i, a=a, theta=theta, u=u, m=m, flag=flag, out=out))
+        v, s, z = v_new, fired, out
+        i = i_new if syn else i
+        a = rho_ * a + fired if adapt else a
+    gv, gs, gi, ga = (np.zeros((B, N)) for _ in range(4))
+    grad_h = np.zeros((T, B, N))
+    g_alpha, g_alpha_syn, g_th = (np.zeros((B, N)) for _ in range(3))
+    g_weight = np.zeros((N, N)) if weight is not None else None
+    for t in range(T - 1, -1, -1):
+        q = rec[t]
+        gz = grad_s[t] + (grad_h[t + 1] @ weight.T if weight is not None and t + 1 < T else 0.0)
+        gf = gs + (ga if adapt else 0.0)
+        ga_prev = rho_ * ga if adapt else 0.0
+        sg = surrogate_derivative(surrogate, q["m"] - q["theta"], slope)
+        g_theta = np.zeros((B, N))
+        if timing != "delayed":
+            gf = gf + gz
+        if timing == "same_step_late_reset":
+            g_R = gv + grad_v[t] + gf * sg       # m is kept, recorded and tested
+            g_theta -= gf * sg
+        else:
+            g_R = gv
+        # through R(u, flag, theta)
+        if reset == "zero":
+            gu, g_flag = g_R * (1 - q["flag"]), -g_R * q["u"]
+        elif reset == "subtract":
+            gu, g_flag = g_R, -g_R * q["theta"]
+            g_theta -= g_R * q["flag"]
+        else:
+            gu, g_flag = g_R, 0.0
+        gs_prev = np.zeros((B, N))
+        if timing == "delayed":
+            gs_prev = gs_prev + g_flag + gz
+            gv_prev = grad_v[t] + gf * sg      # v is recorded and tested
+            g_theta -= gf * sg
+        elif timing == "same_step":
+            gf = gf + g_flag
+            gu = gu + grad_v[t] + gf * sg
+            g_theta -= gf * sg
+            gv_prev = 0.0
+        else:
+            gs_prev = gs_prev + g_flag
+            gv_prev = 0.0
+        gv_prev = gv_prev + alpha * gu
+        g_alpha += gu * q["v"]
+        if syn:
+            g_i = gi + gu
+            gx, gi = g_i, a_syn * g_i
+            g_alpha_syn += g_i * q["i"]
+        else:
+            gx = gu
+        g_th += g_theta
+        ga = ga_prev + (beta * g_theta if adapt else 0.0)
+        grad_h[t] = gx
+        if weight is not None:
+            g_weight += q["z_prev"].T @ gx
+        gv, gs = gv_prev, gs_prev
+    return grad_h, g_alpha, g_alpha_syn, g_th, g_weight
+
+
+def tangent_neuron(h, dh, alpha, threshold, surrogate, slope, reset="zero", timing="delayed", alpha_syn=None,
+                   rho=None, adapt_strength=None, weight=None, dweight=None):
+    """Forward-mode derivative of the neuron family's output spikes z along (dh, dweight)
+    with the surrogate for H' (float64, from rest). Returns (z, dz) [T, B, N]."""
+    T, B, N = h.shape
+
+    def c(x):
+        return np.broadcast_to(np.asarray(x, np.float64), (B, N))
+    alpha, th = c(alpha), c(threshold)
+    syn, adapt = alpha_syn is not None, rho is not None
+    zeros = [np.zeros((B, N)) for _ in range(10)]
+    v, s, i, a, z, dv, ds, di, da, dz = zeros
+    zs, dzs = [], []
+    for t in range(T):
+        x, dx = h[t], dh[t]
+        if weight is not None:
+            x, dx = x + z @ weight, dx + dz @ weight + z @ dweight
+        if syn:
+            i, di = c(alpha_syn) * i + x, c(alpha_syn) * di + dx
+            d, dd = i, di
+        else:
+            d, dd = x, dx
+        theta = th + c(adapt_strength) * a if adapt else th
+        dtheta = c(adapt_strength) * da if adapt else 0.0
+        u, du = alpha * v + d, alpha * dv + dd
+
+        def R(u, du, flag, dflag):
+            if reset == "zero":
+                return u * (1 - flag), du * (1 - flag) - u * dflag
+            if reset == "subtract":
+                return u - flag * theta, du - dflag * theta - flag * dtheta
+            return u, du
+        if timing == "delayed":
+            out, dout = s, ds
+            f = (v > theta) * 1.0
+            df = surrogate_derivative(surrogate, v - theta, slope) * (dv - dtheta)
+            v, dv = R(u, du, s, ds)
+        elif timing == "same_step":
+            f = (u > theta) * 1.0
+            df = surrogate_derivative(surrogate, u - theta, slope) * (du - dtheta)
+            out, dout = f, df
+            v, dv = R(u, du, f, df)
+        else:
+            v, dv = R(u, du, s, ds)
+            f = (v > theta) * 1.0
+            df = surrogate_derivative(surrogate, v - theta, slope) * (dv - dtheta)
+            out, dout = f, df
+        s, ds = f, df
+        if adapt:
+            a, da = c(rho) * a + f, c(rho) * da + df
+        z, dz = out, dout
+        zs.append(z), dzs.append(dz)
+    return np.stack(zs), np.stack(dzs)

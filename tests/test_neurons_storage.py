@@ -21,7 +21,7 @@ def test_spikes_are_uint8_and_equal_the_reference(cls):
     h = currents()
     s = layer.forward(h)
     assert s.dtype == np.uint8 and s.flags.c_contiguous and s.shape == h.shape
-    assert layer.state[1].dtype == np.uint8
+    assert layer.state["s"].dtype == np.uint8
     _, rs, _, _ = naive_lif_forward(h, layer.alpha, 0.9)
     np.testing.assert_array_equal(s, rs)
     assert 0 < s.sum() < s.size
@@ -33,12 +33,12 @@ def test_eval_forward_equals_training_forward(cls):
     h = currents(seed=1)
     s_train = layer.forward(h).copy()
     v_train = layer.v.copy()
-    v_final, s_final = (a.copy() for a in layer.state)
+    v_final, s_final = (layer.state[k].copy() for k in "vs")
     layer.eval()
     s_eval = layer.forward(h)
     np.testing.assert_array_equal(s_eval, s_train)
-    np.testing.assert_array_equal(layer.state[0], v_final)
-    np.testing.assert_array_equal(layer.state[1], s_final)
+    np.testing.assert_array_equal(layer.state["v"], v_final)
+    np.testing.assert_array_equal(layer.state["s"], s_final)
     assert layer.v is None                                  # no membrane recorded
     # continuing from the state works in evaluation mode too
     first = layer.forward(h[:10]).copy()
@@ -60,7 +60,7 @@ def test_backward_after_eval_forward_raises():
         net.backward(np.ones_like(v_train))
     for layer in (net.layers[1], net.layers[3]):
         with pytest.raises(RuntimeError, match=f"{type(layer).__name__}.backward.*evaluation mode"):
-            layer.backward(np.ones((20, 4, layer.state[0].shape[1])))
+            layer.backward(np.ones((20, 4, (layer.state["v"] if isinstance(layer.state, dict) else layer.state[0]).shape[1])))
     net.reset()
     with pytest.raises(RuntimeError, match="before forward"):
         net.layers[1].backward(np.ones((20, 4, 5)))

@@ -27,7 +27,7 @@ from numba.core import config
 
 _KERNELS = pathlib.Path(__file__).resolve().parent
 # the helpers that CPU kernels in other files compile inline (see the module docstring)
-_INLINED_HELPERS = ("scalar.py", "columns.py", "cpu/_compile.py")
+_INLINED_HELPERS = ("scalar.py", "columns.py", "neuron_step.py", "cpu/_compile.py")
 
 
 def _helpers_stamp():

@@ -4,7 +4,8 @@ from .._cache import caching_into_kernel_cache_dir
 
 # every kernel (and every inlined helper in _compile) is decorated inside this block
 with caching_into_kernel_cache_dir():
-    from .lif import lif_backward, lif_forward, readout_backward, readout_forward
+    from .lif import readout_backward, readout_forward
+    from .neuron import neuron_backward, neuron_forward
     from .encoding import sound_localization_spikes
     from .optim import adam_step, sgd_step
     from .delay import delayed_input_grad, delayed_matmul, delayed_weight_grad
@@ -15,7 +16,7 @@ with caching_into_kernel_cache_dir():
 
 
 __all__ = [
-    "lif_forward", "lif_backward", "readout_forward", "readout_backward",
+    "neuron_forward", "neuron_backward", "readout_forward", "readout_backward",
     "sound_localization_spikes", "adam_step", "sgd_step", "bernoulli_error_cell", "gaussian_error_cell",
     "spike_cluster", "first_spike_index", "max_rate_update", "max_rate_regress", "time_mean",
     "delayed_matmul", "delayed_weight_grad", "delayed_input_grad",

@@ -6,7 +6,8 @@ from ``THREADS_PER_BLOCK``. Importing this package imports ``numba.cuda`` (about
 quarter of a second), so ``snnumba.backend`` imports it only when a CUDA device is asked
 for. Set ``NUMBA_ENABLE_CUDASIM=1`` before Numba is imported to run it on the CPU.
 """
-from .lif import lif_backward, lif_forward, readout_backward, readout_forward
+from .lif import readout_backward, readout_forward
+from .neuron import neuron_backward, neuron_forward
 from .encoding import sound_localization_spikes
 from .optim import adam_step, sgd_step
 from .delay import delayed_input_grad, delayed_matmul, delayed_weight_grad
@@ -18,7 +19,7 @@ from .linalg import add_bias, add_inplace, column_sum, dale_grad, dale_weights, 
 from ._launch import config
 
 __all__ = [
-    "lif_forward", "lif_backward", "readout_forward", "readout_backward",
+    "neuron_forward", "neuron_backward", "readout_forward", "readout_backward",
     "sound_localization_spikes", "adam_step", "sgd_step", "bernoulli_error_cell", "gaussian_error_cell",
     "spike_cluster", "first_spike_index", "max_rate_update", "max_rate_regress", "time_mean",
     "delayed_matmul", "delayed_weight_grad", "delayed_input_grad",

@@ -1,0 +1,326 @@
+"""The neuron family (LIF, IF, current-based, adaptive, recurrent) and its BPTT, [T, B, N].
+
+One step of one neuron is ``kernels/neuron_step.py`` (equations there and in
+``snnumba.neurons``); these kernels run it over time, batch and neurons. Arguments:
+
+- ``h [T, B, N]``: input current; ``recurrent_weight [N, N]`` (``[pre, post]``) or
+  ``[0, 0]``: not recurrent. The recurrent input ``r[t] = z[t-1] @ V`` sums the rows of V
+  of the neurons that spiked at t-1 (``z[-1] = z0``).
+- per-neuron constants ``[N]``: ``alpha`` (membrane decay), ``alpha_syn`` (synaptic decay;
+  zero length: no synapse), ``rho`` (adaptation decay; zero length: no adaptation),
+  ``adapt_strength``; ``threshold [B, N]``; ``reset``, ``timing``: codes of
+  ``neuron_step.RESETS``, ``TIMINGS``.
+- state before the first step ``v0, s0, i0, a0, z0 [B, N]`` (spikes uint8) and after the
+  last ``v_final, ...``; ``i``, ``a``, ``z`` are read and written only when the synapse,
+  the adaptation, the recurrence is there.
+- recordings ``[T, B, N]``: ``v_out`` the tested membrane (zero steps: nothing recorded,
+  evaluation mode), ``s_out`` the output spikes z, ``i_out``, ``a_out`` the synaptic
+  current and adaptation before each step (zero steps when absent or not recorded),
+  ``x_out`` the total input ``h + r`` (recurrent layers in training mode, else zero steps).
+
+The backward pass reads the recordings and gives dL/dh (``grad_h``; equal to dL/dx) and,
+per (batch, neuron) summed over time, dL/dalpha, dL/dalpha_syn and dL/dthreshold (zero
+length: not wanted). The recurrent weight's gradient ``sum_t z[t-1]^T dL/dx[t]`` is left
+to the layer (``sparse.spike_weight_grad`` on the shifted spikes).
+
+The default model (reset to zero, delayed spike, no synapse, no adaptation, not recurrent)
+runs a loop compiled with those options as constants: the arithmetic of the original LIF
+kernel, in the arrays' dtype (the float32 flagship is bit-identical), vectorised over the
+neurons of a work item. Other options run the same step with the options as run-time
+values. Non-recurrent work items are (batch row, block of neurons) (``block_size``); a
+recurrent item is a whole batch row (its neurons read each other's spikes every step).
+Each item writes only its own elements, so results do not depend on the thread count.
+The backward pass accumulates in float64.
+"""
+import types
+
+import numpy as np
+from numba import njit, prange
+
+from .. import neuron_step as _ns
+from ._compile import PARALLEL_KERNEL, surrogate_grad
+from .lif import _block, block_size
+
+
+def _bind(fn, **helpers):
+    """``fn`` compiled inline, with its calls to the shared helpers bound to ``helpers``."""
+    bound = types.FunctionType(fn.__code__, dict(fn.__globals__, **helpers), fn.__name__, fn.__defaults__)
+    return njit(inline="always", cache=True)(bound)
+
+
+_theta = _bind(_ns.effective_threshold)
+_reset_membrane = _bind(_ns.reset_membrane)
+_step = _bind(_ns.neuron_step, effective_threshold=_theta, reset_membrane=_reset_membrane)
+_step_grad = _bind(_ns.neuron_step_grad)
+_grad_at = _bind(_ns.neuron_grad_at, effective_threshold=_theta, reset_membrane=_reset_membrane,
+                 surrogate_grad=surrogate_grad, neuron_step_grad=_step_grad)
+
+RESET_ZERO, DELAYED = _ns.RESET_ZERO, _ns.DELAYED
+
+
+@njit(inline="always", cache=True)
+def _block_steps(h, t, b, start, stop, state, s, const, v_out, s_out, i_out, a_out, reset, timing, syn, adapt,
+                 record):
+    """Step t of the neurons [start, stop) of row b. ``state[3, n]`` holds their v, i, a,
+    ``s[n]`` their spike flags, ``const[5, n]`` their alpha, alpha_syn, rho, beta,
+    threshold (2-D arrays, not tuples of arrays: parfors lose writes through those).
+    Called with constant options in the default model, so that the loop compiles without
+    their branches."""
+    for n in range(start, stop):
+        k = n - start
+        if record:
+            if syn:
+                i_out[t, b, n] = state[1, k]
+            if adapt:
+                a_out[t, b, n] = state[2, k]
+        z, m, v, s_k, i, a = _step(h[t, b, n], state[0, k], s[k], state[1, k], state[2, k], const[0, k],
+                                   const[1, k], const[2, k], const[3, k], const[4, k], reset, timing, syn,
+                                   adapt)
+        state[0, k] = v
+        s[k] = s_k
+        state[1, k] = i
+        state[2, k] = a
+        if record:
+            v_out[t, b, n] = m
+        s_out[t, b, n] = z
+
+
+@njit(inline="always", cache=True)
+def _constants(alpha, alpha_syn, rho, adapt_strength, threshold, start, stop, syn, adapt):
+    """``[5, stop - start]``: alpha, alpha_syn, rho, beta, threshold of the neurons [start,
+    stop) (``threshold`` is one batch row), zeros for the absent ones."""
+    const = np.zeros((5, stop - start), alpha.dtype)
+    const[0] = alpha[start:stop]
+    if syn:
+        const[1] = alpha_syn[start:stop]
+    if adapt:
+        const[2] = rho[start:stop]
+        const[3] = adapt_strength[start:stop]
+    const[4] = threshold[start:stop]
+    return const
+
+
+@njit(inline="always", cache=True)
+def _initial(v0, i0, a0, start, stop, syn, adapt):
+    """``[3, stop - start]``: v, i, a of one batch row's neurons [start, stop)."""
+    state = np.zeros((3, stop - start), v0.dtype)
+    state[0] = v0[start:stop]
+    if syn:
+        state[1] = i0[start:stop]
+    if adapt:
+        state[2] = a0[start:stop]
+    return state
+
+
+@njit(inline="always", cache=True)
+def _final(state, s, start, stop, v_final, s_final, i_final, a_final, syn, adapt):
+    v_final[start:stop] = state[0]
+    s_final[start:stop] = s
+    if syn:
+        i_final[start:stop] = state[1]
+    if adapt:
+        a_final[start:stop] = state[2]
+
+
+@njit(**PARALLEL_KERNEL)
+def _forward_blocks(h, alpha, alpha_syn, rho, adapt_strength, threshold, reset, timing,
+                    v0, s0, i0, a0, v_out, s_out, i_out, a_out, v_final, s_final, i_final, a_final, size):
+    T, B, N = h.shape
+    record = v_out.shape[0] != 0
+    syn = alpha_syn.shape[0] != 0
+    adapt = rho.shape[0] != 0
+    default = reset == RESET_ZERO and timing == DELAYED and not syn and not adapt
+    n_blocks = (N + size - 1) // size
+    for job in prange(B * n_blocks):
+        b, start, stop = _block(job, n_blocks, size, N)
+        state = _initial(v0[b], i0[b], a0[b], start, stop, syn, adapt)
+        s = s0[b, start:stop].copy()
+        const = _constants(alpha, alpha_syn, rho, adapt_strength, threshold[b], start, stop, syn, adapt)
+        for t in range(T):
+            if default and record:
+                _block_steps(h, t, b, start, stop, state, s, const, v_out, s_out, i_out, a_out,
+                             0, 0, False, False, True)
+            elif default:
+                _block_steps(h, t, b, start, stop, state, s, const, v_out, s_out, i_out, a_out,
+                             0, 0, False, False, False)
+            else:
+                _block_steps(h, t, b, start, stop, state, s, const, v_out, s_out, i_out, a_out,
+                             reset, timing, syn, adapt, record)
+        _final(state, s, start, stop, v_final[b], s_final[b], i_final[b], a_final[b], syn, adapt)
+
+
+@njit(**PARALLEL_KERNEL)
+def _forward_recurrent(h, weight, alpha, alpha_syn, rho, adapt_strength, threshold, reset, timing,
+                       v0, s0, i0, a0, z0, v_out, s_out, i_out, a_out, x_out,
+                       v_final, s_final, i_final, a_final, z_final):
+    T, B, N = h.shape
+    record = v_out.shape[0] != 0
+    record_x = x_out.shape[0] != 0
+    syn = alpha_syn.shape[0] != 0
+    adapt = rho.shape[0] != 0
+    for b in prange(B):
+        state = _initial(v0[b], i0[b], a0[b], 0, N, syn, adapt)
+        s = s0[b].copy()
+        z = z0[b].copy()
+        const = _constants(alpha, alpha_syn, rho, adapt_strength, threshold[b], 0, N, syn, adapt)
+        r = np.empty(N, h.dtype)
+        for t in range(T):
+            # r = z[t-1] @ V: the rows of the neurons that spiked, in increasing order
+            r[:] = 0
+            for j in range(N):
+                if z[j]:
+                    for n in range(N):
+                        r[n] += weight[j, n]
+            for n in range(N):
+                x = h[t, b, n] + r[n]
+                if record_x:
+                    x_out[t, b, n] = x
+                if record:
+                    if syn:
+                        i_out[t, b, n] = state[1, n]
+                    if adapt:
+                        a_out[t, b, n] = state[2, n]
+                z_n, m, v, s_n, i, a = _step(x, state[0, n], s[n], state[1, n], state[2, n], const[0, n],
+                                             const[1, n], const[2, n], const[3, n], const[4, n], reset, timing,
+                                             syn, adapt)
+                state[0, n] = v
+                s[n] = s_n
+                state[1, n] = i
+                state[2, n] = a
+                z[n] = z_n
+                if record:
+                    v_out[t, b, n] = m
+                s_out[t, b, n] = z_n
+        _final(state, s, 0, N, v_final[b], s_final[b], i_final[b], a_final[b], syn, adapt)
+        z_final[b] = z
+
+
+def neuron_forward(h, recurrent_weight, alpha, alpha_syn, rho, adapt_strength, threshold, reset, timing,
+                   v0, s0, i0, a0, z0, v_out, s_out, i_out, a_out, x_out,
+                   v_final, s_final, i_final, a_final, z_final):
+    """Forward pass of the neuron family (arguments in the module docstring)."""
+    if recurrent_weight.shape[0] == 0:
+        _forward_blocks(h, alpha, alpha_syn, rho, adapt_strength, threshold, reset, timing,
+                        v0, s0, i0, a0, v_out, s_out, i_out, a_out, v_final, s_final, i_final, a_final,
+                        block_size(*h.shape[1:]))
+    else:
+        _forward_recurrent(h, recurrent_weight, alpha, alpha_syn, rho, adapt_strength, threshold, reset,
+                           timing, v0, s0, i0, a0, z0, v_out, s_out, i_out, a_out, x_out,
+                           v_final, s_final, i_final, a_final, z_final)
+
+
+@njit(inline="always", cache=True)
+def _grad_one(x, v_out, s_out, i_out, a_out, v0, s0, t, b, n, k, const, opts, gz, gm, carry, acc):
+    """BPTT of step t of neuron n (row b, local index k): ``carry[4, :]`` holds dL/d(v, s,
+    i, a after the step) and receives dL/d(state before it); ``acc[3, :]`` accumulates
+    dL/d(alpha, alpha_syn, threshold). Returns dL/dx."""
+    reset, timing, syn, adapt, code, slope = opts
+    gx, gv, gs, gi, ga, g_al, g_al_syn, g_th = _grad_at(
+        x, v_out, s_out, i_out, a_out, v0, s0, t, b, n, const[0, k], const[1, k], const[2, k], const[3, k],
+        const[4, k], reset, timing, syn, adapt, code, slope, gz, gm, carry[0, k], carry[1, k], carry[2, k],
+        carry[3, k])
+    carry[0, k] = gv
+    carry[1, k] = gs
+    carry[2, k] = gi
+    carry[3, k] = ga
+    acc[0, k] += g_al
+    acc[1, k] += g_al_syn
+    acc[2, k] += g_th
+    return gx
+
+
+@njit(inline="always", cache=True)
+def _block_grads(x, v_out, s_out, i_out, a_out, v0, s0, t, b, start, stop, const, opts, grad_s, grad_v,
+                 grad_h, carry, acc, use_grad_v):
+    """Step t of the BPTT of the neurons [start, stop) of row b (constant options in the
+    default model, as ``_block_steps``)."""
+    for n in range(start, stop):
+        gm = grad_v[t, b, n] if use_grad_v else 0.0
+        grad_h[t, b, n] = _grad_one(x, v_out, s_out, i_out, a_out, v0, s0, t, b, n, n - start, const, opts,
+                                    grad_s[t, b, n], gm, carry, acc)
+
+
+@njit(inline="always", cache=True)
+def _write_grads(acc, b, start, stop, grad_alpha, grad_alpha_syn, grad_threshold):
+    if grad_alpha.shape[0] != 0:
+        grad_alpha[b, start:stop] = acc[0]
+    if grad_alpha_syn.shape[0] != 0:
+        grad_alpha_syn[b, start:stop] = acc[1]
+    if grad_threshold.shape[0] != 0:
+        grad_threshold[b, start:stop] = acc[2]
+
+
+@njit(**PARALLEL_KERNEL)
+def _backward_blocks(x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength, threshold,
+                     reset, timing, v0, s0, surrogate, slope, grad_s, grad_v, grad_h,
+                     grad_alpha, grad_alpha_syn, grad_threshold, size):
+    T, B, N = x.shape
+    syn = alpha_syn.shape[0] != 0
+    adapt = rho.shape[0] != 0
+    has_grad_v = grad_v.shape[0] != 0
+    default = reset == RESET_ZERO and timing == DELAYED and not syn and not adapt
+    n_blocks = (N + size - 1) // size
+    for job in prange(B * n_blocks):
+        b, start, stop = _block(job, n_blocks, size, N)
+        carry = np.zeros((4, stop - start))
+        acc = np.zeros((3, stop - start))
+        const = _constants(alpha, alpha_syn, rho, adapt_strength, threshold[b], start, stop, syn, adapt)
+        for t in range(T - 1, -1, -1):
+            if default and has_grad_v:
+                _block_grads(x, v_out, s_out, i_out, a_out, v0, s0, t, b, start, stop, const,
+                             (0, 0, False, False, surrogate, slope), grad_s, grad_v, grad_h, carry, acc, True)
+            elif default:  # grad_s stands in for the grad_v that is never read
+                _block_grads(x, v_out, s_out, i_out, a_out, v0, s0, t, b, start, stop, const,
+                             (0, 0, False, False, surrogate, slope), grad_s, grad_s, grad_h, carry, acc, False)
+            else:
+                _block_grads(x, v_out, s_out, i_out, a_out, v0, s0, t, b, start, stop, const,
+                             (reset, timing, syn, adapt, surrogate, slope), grad_s,
+                             grad_v if has_grad_v else grad_s, grad_h, carry, acc, has_grad_v)
+        _write_grads(acc, b, start, stop, grad_alpha, grad_alpha_syn, grad_threshold)
+
+
+@njit(**PARALLEL_KERNEL)
+def _backward_recurrent(x, weight, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength,
+                        threshold, reset, timing, v0, s0, surrogate, slope, grad_s, grad_v, grad_h,
+                        grad_alpha, grad_alpha_syn, grad_threshold):
+    T, B, N = x.shape
+    syn = alpha_syn.shape[0] != 0
+    adapt = rho.shape[0] != 0
+    has_grad_v = grad_v.shape[0] != 0
+    opts = (reset, timing, syn, adapt, surrogate, slope)
+    for b in prange(B):
+        carry = np.zeros((4, N))
+        acc = np.zeros((3, N))
+        const = _constants(alpha, alpha_syn, rho, adapt_strength, threshold[b], 0, N, syn, adapt)
+        g_rec = np.zeros(N)   # dL/dz[t] through the recurrence: V @ dL/dx[t+1]
+        gx = np.empty(N)
+        for t in range(T - 1, -1, -1):
+            for n in range(N):
+                gm = grad_v[t, b, n] if has_grad_v else 0.0
+                gx[n] = _grad_one(x, v_out, s_out, i_out, a_out, v0, s0, t, b, n, n, const, opts,
+                                  grad_s[t, b, n] + g_rec[n], gm, carry, acc)
+                grad_h[t, b, n] = gx[n]
+            for j in range(N):
+                total = 0.0
+                for n in range(N):
+                    total += weight[j, n] * gx[n]
+                g_rec[j] = total
+        _write_grads(acc, b, 0, N, grad_alpha, grad_alpha_syn, grad_threshold)
+
+
+def neuron_backward(x, recurrent_weight, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength,
+                    threshold, reset, timing, v0, s0, surrogate, slope, grad_s, grad_v, grad_h,
+                    grad_alpha, grad_alpha_syn, grad_threshold):
+    """BPTT of the neuron family. ``x``: the input the forward pass saw (``h``, or its
+    ``x_out`` when recurrent); ``v_out .. a_out``, ``v0, s0``: its recordings and initial
+    state; ``grad_s``, ``grad_v`` [T, B, N]: dL/dz and dL/d(recorded membrane) (grad_v
+    may have zero steps: zero). Writes ``grad_h`` and, where not of zero length, the
+    per-(batch, neuron) ``grad_alpha``, ``grad_alpha_syn``, ``grad_threshold`` [B, N]."""
+    if recurrent_weight.shape[0] == 0:
+        _backward_blocks(x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength, threshold,
+                         reset, timing, v0, s0, surrogate, slope, grad_s, grad_v, grad_h,
+                         grad_alpha, grad_alpha_syn, grad_threshold, block_size(*x.shape[1:]))
+    else:
+        _backward_recurrent(x, recurrent_weight, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho,
+                            adapt_strength, threshold, reset, timing, v0, s0, surrogate, slope, grad_s,
+                            grad_v, grad_h, grad_alpha, grad_alpha_syn, grad_threshold)

@@ -1,0 +1,164 @@
+"""One step of the neuron family, forward and backward, for one neuron (shared scalars).
+
+Plain Python on scalars, compiled twice like ``scalar.py``: ``njit(inline="always")`` in
+``kernels/cpu/neuron.py`` and ``cuda.jit(device=True)`` in ``kernels/cuda/neuron.py``. The
+option arguments (``reset``, ``timing``, ``syn``, ``adapt``) are integer codes and flags;
+a CPU kernel that passes them as constants gets a loop without their branches. A function
+here that calls another (``reset_membrane``, ...) is compiled with that name bound to the
+target's compiled helper (``bind`` in each twin).
+
+The equations (``snnumba.neurons`` states them for users; ``x = h + r`` is the input)::
+
+    synapse (syn):  i = alpha_syn * i + x ;  d = i          otherwise d = x
+    theta = threshold + beta * a                           (a = 0 without adaptation)
+    R(u, r, theta) = u - u*r (RESET_ZERO) | u - r*theta (RESET_SUBTRACT) | u (RESET_NONE)
+    DELAYED:       z = s ; f = H(v - theta) ; u = alpha*v + d ; v = R(u, s, theta) ; s = f
+    SAME_STEP:     u = alpha*v + d ; f = H(u - theta) ; z = f ; v = R(u, f, theta) ; s = f
+    LATE_RESET:    u = alpha*v + d ; m = R(u, s, theta) ; f = H(m - theta) ; z = f ; v = m ; s = f
+    adaptation (adapt):  a = rho * a + f
+
+with ``H(x) = 1 if x > 0 else 0``. The recorded membrane is the one tested against theta:
+v (DELAYED), u (SAME_STEP), m (LATE_RESET).
+"""
+import numpy as np
+
+from .scalar import surrogate_grad  # noqa: F401  (bound to the compiled helper in each twin)
+
+RESETS = ("zero", "subtract", "none")
+TIMINGS = ("delayed", "same_step", "same_step_late_reset")
+RESET_ZERO, RESET_SUBTRACT, RESET_NONE = 0, 1, 2
+DELAYED, SAME_STEP, LATE_RESET = 0, 1, 2
+
+
+def effective_threshold(th, beta, a, adapt):
+    """theta = threshold + beta * a (the threshold itself without adaptation)."""
+    return th + beta * a if adapt else th
+
+
+def reset_membrane(u, r, theta, reset):
+    """R(u, r, theta) for the spike flag r (0/1)."""
+    if reset == RESET_ZERO:
+        return u - u * r                  # u * (1 - r) without a literal that would promote float32
+    if reset == RESET_SUBTRACT:
+        return u - r * theta
+    return u
+
+
+def neuron_step(x, v, s, i, a, alpha, alpha_syn, rho, beta, th, reset, timing, syn, adapt):
+    """One step. Returns ``(z, membrane, v, s, i, a)``: the output spike (uint8), the
+    recorded membrane and the state after the step (s uint8)."""
+    if syn:
+        i = alpha_syn * i + x
+        d = i
+    else:
+        d = x
+    theta = effective_threshold(th, beta, a, adapt)
+    u = alpha * v + d
+    membrane = v
+    f = s
+    r = s                                 # the spike flag R resets with
+    if timing == DELAYED:
+        f = np.uint8(v > theta)
+    elif timing == SAME_STEP:
+        membrane = u
+        f = np.uint8(u > theta)
+        r = f
+    v = reset_membrane(u, r, theta, reset)
+    if timing == LATE_RESET:
+        membrane = v
+        f = np.uint8(v > theta)
+    z = s if timing == DELAYED else f
+    if adapt:
+        a = rho * a + f
+    return z, membrane, v, f, i, a
+
+
+def neuron_step_grad(x, v, s, i, a, z, theta, sg, alpha, alpha_syn, rho, beta, reset, timing, syn,
+                     adapt, gz, gm, gv, gs, gi, ga):
+    """Backward of ``neuron_step`` in float64.
+
+    ``x, v, s, i, a``: the input and the state before the step; ``z``: the recorded output
+    spike; ``theta``: the effective threshold; ``sg``: the surrogate derivative at
+    ``membrane - theta`` (the tested membrane); ``gz, gm``: dL/dz and dL/dmembrane of this
+    step; ``gv, gs, gi, ga``: dL/d(state after the step). Returns ``(gx, gv, gs, gi, ga,
+    galpha, galpha_syn, gth)``: dL/dx, dL/d(state before the step) and this step's share of
+    dL/dalpha, dL/dalpha_syn, dL/dthreshold.
+    """
+    d = alpha_syn * i + x if syn else x
+    u = alpha * v + d
+    gf = gs + ga if adapt else gs         # f feeds s and a
+    r = s
+    g_reset = gv                          # dL/d(reset's output)
+    if timing == SAME_STEP:
+        gf = gf + gz
+        r = z
+    elif timing == LATE_RESET:
+        gf = gf + gz
+        g_reset = gv + gm + gf * sg      # m = R(...) is tested, recorded and kept
+    if reset == RESET_ZERO:
+        gu = g_reset * (1.0 - r)
+        gr = -g_reset * u
+        gth = 0.0
+    elif reset == RESET_SUBTRACT:
+        gu = g_reset
+        gr = -g_reset * theta
+        gth = -g_reset * r
+    else:
+        gu = g_reset
+        gr = 0.0
+        gth = 0.0
+    gth = gth - gf * sg
+    if timing == DELAYED:
+        # summed in the order of the original LIF kernel (the flagship is bit-identical)
+        gv_before = gm + gu * alpha + gf * sg
+        gs_before = gr + gz
+    elif timing == SAME_STEP:
+        gf = gf + gr                      # the reset reads this step's spike
+        gth = gth - gr * sg
+        gu = gu + gm + gf * sg
+        gv_before = gu * alpha
+        gs_before = 0.0
+    else:
+        gv_before = gu * alpha
+        gs_before = gr
+    galpha = gu * v
+    if syn:
+        g_i = gi + gu                     # d = i after the step
+        gx = g_i
+        gi_before = alpha_syn * g_i
+        galpha_syn = g_i * i
+    else:
+        gx = gu
+        gi_before = 0.0
+        galpha_syn = 0.0
+    ga_before = rho * ga + beta * gth if adapt else 0.0
+    return gx, gv_before, gs_before, gi_before, ga_before, galpha, galpha_syn, gth
+
+
+def neuron_grad_at(x, v_out, s_out, i_out, a_out, v0, s0, t, b, n, alpha, alpha_syn, rho, beta, th, reset,
+                   timing, syn, adapt, code, slope, gz, gm, gv, gs, gi, ga):
+    """``neuron_step_grad`` of step t of neuron (b, n), reading what it needs from the
+    recordings ``[T, B, N]`` (``x`` the input, ``v_out`` the tested membrane, ``s_out`` the
+    output spikes, ``i_out``, ``a_out`` the synaptic current and adaptation before each
+    step) and the initial state ``v0, s0 [B, N]``. Same returns as ``neuron_step_grad``."""
+    a = np.float64(a_out[t, b, n]) if adapt else 0.0
+    theta = effective_threshold(th, beta, a, adapt)
+    membrane = np.float64(v_out[t, b, n])
+    sg = surrogate_grad(code, membrane - theta, slope)
+    # the state before the step: DELAYED records it; the others record the membrane after
+    # the test, which the next step starts from (SAME_STEP: after its reset)
+    if timing == DELAYED:
+        v = membrane
+        s = s_out[t, b, n]
+    elif t == 0:
+        v = np.float64(v0[b, n])
+        s = s0[b, n]
+    else:
+        v = np.float64(v_out[t - 1, b, n])
+        s = s_out[t - 1, b, n]
+        if timing == SAME_STEP:
+            a_prev = np.float64(a_out[t - 1, b, n]) if adapt else 0.0
+            v = reset_membrane(v, s, effective_threshold(th, beta, a_prev, adapt), reset)
+    i = np.float64(i_out[t, b, n]) if syn else 0.0
+    return neuron_step_grad(x[t, b, n], v, s, i, a, s_out[t, b, n], theta, sg, alpha, alpha_syn, rho, beta,
+                            reset, timing, syn, adapt, gz, gm, gv, gs, gi, ga)
