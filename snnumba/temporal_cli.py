@@ -12,6 +12,10 @@ from .backend import DEVICES, get_backend
 from .surrogate import SURROGATES
 
 
+#: --adapt's time constant without a value (s): longer than the default gap
+ADAPT_TAU = 0.2
+
+
 def _fraction(text):
     value = positive_float(text)
     if value >= 1:
@@ -83,8 +87,15 @@ def add_temporal_parsers(sub):
             ("--terms", "n_terms", positive_int, "Fourier terms per latent dimension"),
             ("--smoothness", "smoothness", positive_float, "damping exponent of the higher terms"),
             ("--train-per-class", "train_per_class", positive_int, "training samples per class"),
-            ("--test-per-class", "test_per_class", positive_int, "validation and test samples per class, each")):
+            ("--test-per-class", "test_per_class", positive_int, "validation and test samples per class, each"),
+            ("--sequence", "sequence", positive_int, "syllables per sample; the class is their ordered tuple, "
+                                                     "so --classes**--sequence classes"),
+            ("--gap", "gap", nonnegative_int, "silent steps between syllables")):
         p.add_argument(flag, dest=key, type=kind, default=d[key], help=f"{what} (default {d[key]})")
+    p.add_argument("--adapt", dest="tau_adapt", nargs="?", type=positive_float, const=ADAPT_TAU,
+                   default=d["tau_adapt"], metavar="TAU",
+                   help=f"adaptive thresholds (ALIF, Bellec et al. 2018) decaying with TAU seconds "
+                        f"(default TAU {ADAPT_TAU}, about the gap; off unless given)")
     _common_options(p, d)
     p.set_defaults(run=run_temporal, check=_check_randman, parser=p, task="randman")
 
@@ -132,9 +143,9 @@ def _check_randman(args):
     args.config = _config(args, randman)
     if args.n_classes < 2:
         args.parser.error("--classes must be >= 2")
-    if min(args.train_per_class, args.test_per_class) * args.n_classes < args.batch_size:
+    if min(args.train_per_class, args.test_per_class) * args.n_classes ** args.sequence < args.batch_size:
         args.parser.error(f"--batch-size {args.batch_size} exceeds the training or validation samples "
-                          "(--classes x --train-per-class, --classes x --test-per-class)")
+                          "(--classes**--sequence x --train-per-class or x --test-per-class)")
     args.data_sets = None  # made in run_temporal: generating them is work
 
 
@@ -147,7 +158,7 @@ def run_temporal(args):
     data = args.data_sets if args.data_sets is not None else randman.make_data(
         args.seed, **{k: c[k] for k in randman.DATA_KEYS})
     net = task.build(c, data)
-    kind = "recurrent" if c["recurrent"] else "feed-forward"
+    kind = ("recurrent" if c["recurrent"] else "feed-forward") + (" adaptive" if c.get("tau_adapt") else "")
     print(f"{args.task}: {len(data.train)} training, {len(data.val)} validation, {len(data.test)} test samples; "
           f"{data.n_inputs} inputs -> {c['hidden']} {kind} LIF -> {data.num_classes} readouts", file=log)
     compile_seconds, kernels = _prepare_kernels(args.device, lambda: temporal.warm_up_step(net, data, c["lr"]), log)

@@ -14,7 +14,8 @@ needs_family = pytest.mark.skipif(not hasattr(snn.neurons, "RecurrentLIF"),
                                   reason="needs snn.RecurrentLIF and the LIF options of issue #9")
 
 SMALL_RANDMAN = ["randman", "--classes", "3", "--inputs", "8", "--steps", "30", "--train-per-class", "8",
-                 "--test-per-class", "4", "--batch-size", "6", "--hidden", "12", "--epochs", "2", "--quiet"]
+                 "--test-per-class", "4", "--batch-size", "6", "--hidden", "12", "--epochs", "2", "--quiet",
+                 "--sequence", "1", "--gap", "0"]
 
 
 @pytest.fixture
@@ -92,7 +93,11 @@ def test_shd_bad_arguments_are_usage_errors(shd_folder, args, option, capsys):
 
 
 @pytest.mark.parametrize("args,option", [(["--classes", "1"], "--classes"), (["--batch-size", "100"], "--batch-size"),
-                                         (["--steps", "0"], "--steps"), (["--recurrent", "--feedforward"], "--feedforward")])
+                                         (["--steps", "0"], "--steps"), (["--recurrent", "--feedforward"], "--feedforward"),
+                                         (["--sequence", "0"], "--sequence"), (["--gap", "-1"], "--gap"),
+                                         (["--adapt", "0"], "--adapt"),
+                                         # 3**2 classes x 4 validation samples = 36 < 40
+                                         (["--sequence", "2", "--batch-size", "40"], "--batch-size")])
 def test_randman_bad_arguments_are_usage_errors(args, option, capsys):
     with pytest.raises(SystemExit) as info:
         cli.main(SMALL_RANDMAN + args)
@@ -125,6 +130,37 @@ def test_randman_data_are_split_and_seeded():
         np.testing.assert_array_equal(part.x.sum(axis=0), 1)
 
 
+def test_randman_sequence_data_have_one_class_per_ordered_pair():
+    data = randman.make_data(2, n_classes=3, n_inputs=5, steps=10, train_per_class=4, test_per_class=2, sequence=2,
+                             gap=6)
+    assert data.num_classes == 9 and (len(data.train), len(data.val), len(data.test)) == (36, 18, 18)
+    assert data.train.x.shape[0] == 2 * 10 + 6
+    labels = np.concatenate([data.train.y, data.val.y, data.test.y])  # the splits are random slices
+    np.testing.assert_array_equal(np.bincount(labels, minlength=9), 8)
+
+
+def test_randman_defaults_are_the_memory_task():
+    """``snnumba randman`` without options trains on pairs of syllables across a gap longer
+    than every time constant of the network (module docstring of tasks.randman)."""
+    d = randman.RUN_DEFAULTS
+    assert d["sequence"] == 2 and d["gap"] * 1e-3 >= 5 * max(d["tau"], d["tau_syn"])
+
+
+@needs_family
+def test_build_network_recurrent_init_and_adaptation():
+    net = temporal.build_network(4, 3, hidden=50, recurrent_gain=0.3, tau_adapt=0.15, rng=0)
+    hidden = net.layers[1]
+    v = np.abs(hidden.params["recurrent_weight"])
+    assert 0.9 * 0.3 / np.sqrt(50) < v.max() <= 0.3 / np.sqrt(50)
+    assert float(np.max(hidden.tau_adapt)) == pytest.approx(0.15)
+    assert float(np.max(hidden.adapt_strength)) == temporal.ADAPT_STRENGTH
+    default = temporal.build_network(4, 3, hidden=50, rng=0).layers[1]
+    assert np.abs(default.params["recurrent_weight"]).max() <= temporal.RECURRENT_GAIN / np.sqrt(50)
+    assert default.tau_adapt is None
+    with pytest.raises(ValueError, match="recurrent_gain"):
+        temporal.build_network(4, 3, recurrent_gain=-1.0)
+
+
 # --- end to end (with the neuron family) ----------------------------------------------------------
 @needs_family
 @pytest.mark.parametrize("kind", ["--recurrent", "--feedforward"])
@@ -147,8 +183,21 @@ def test_randman_command_human_summary(capsys):
 
 
 @needs_family
+def test_randman_command_trains_the_adaptive_memory_task(tmp_path, capsys):
+    path = tmp_path / "net.npz"
+    args = SMALL_RANDMAN[:-4] + ["--sequence", "2", "--gap", "5", "--steps", "8", "--adapt", "--save", str(path)]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "chance accuracy level: 11.1%" in out and "recurrent adaptive LIF" in out
+    assert "72 training" in out
+    hidden = snn.Network.load(path).layers[1]
+    assert float(np.max(hidden.tau_adapt)) == pytest.approx(0.2)
+
+
+@needs_family
 def test_randman_run_is_reproducible_and_learns():
-    config = {"n_classes": 2, "n_inputs": 10, "steps": 40, "train_per_class": 40, "test_per_class": 20,
+    config = {"n_classes": 2, "sequence": 1, "gap": 0, "n_inputs": 10, "steps": 40, "train_per_class": 40,
+              "test_per_class": 20,
               "hidden": 16, "epochs": 8, "batch_size": 20, "lr": 5e-3, "early_stopping": False}
     first, second = randman.run(config, seed=1), randman.run(config, seed=1)
     assert first["test_accuracy"] == second["test_accuracy"] and first["recurrent"]

@@ -15,15 +15,20 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .._validation import check_choice, check_int, check_positive
+from .._validation import check_choice, check_int, check_nonnegative, check_positive
 
 #: neuron options of the hidden layer (besides the time constants)
 NEURON_OPTIONS = {"reset": "subtract", "spike_timing": "same_step"}
+#: recurrent weights start in +-RECURRENT_GAIN / sqrt(hidden), a tenth of the input weights' gain:
+#: RecurrentLIF's default 1 / sqrt(n) drives so much recurrent activity that training is slow
+RECURRENT_GAIN = 0.2
+#: threshold increase per unit of adaptation (ALIF): Bellec et al. 2018 use 1.8 with threshold ~1
+ADAPT_STRENGTH = 1.8
 
 
 def build_network(n_in, n_classes, hidden=128, recurrent=True, tau=20e-3, tau_syn=10e-3, dt=1e-3,
-                  surrogate="fast_sigmoid", slope=None, init_gain=2.0, rng=None, device="cpu",
-                  dtype=np.float32):
+                  surrogate="fast_sigmoid", slope=None, init_gain=2.0, recurrent_gain=RECURRENT_GAIN,
+                  tau_adapt=None, adapt_strength=ADAPT_STRENGTH, rng=None, device="cpu", dtype=np.float32):
     """The literature's network (module docstring).
 
     Parameters
@@ -41,6 +46,12 @@ def build_network(n_in, n_classes, hidden=128, recurrent=True, tau=20e-3, tau_sy
         Surrogate derivative of the hidden layer (``snnumba.surrogate``).
     init_gain : float
         Input and output weights start uniform in ``+-init_gain / sqrt(fan_in)``.
+    recurrent_gain : float
+        Recurrent weights start uniform in ``+-recurrent_gain / sqrt(hidden)``: small, as in
+        Zenke and Vogels 2021 (see ``RECURRENT_GAIN``).
+    tau_adapt : float, optional
+        Adaptive threshold (ALIF, Bellec et al. 2018) with this time constant in seconds,
+        ``threshold + adapt_strength * a``.
     rng : numpy.random.Generator or int
     """
     from ..layers import Dense
@@ -50,8 +61,11 @@ def build_network(n_in, n_classes, hidden=128, recurrent=True, tau=20e-3, tau_sy
                                (("n_in", n_in), ("n_classes", n_classes), ("hidden", hidden)))
     rng = np.random.default_rng(rng)
     options = dict(tau=tau, tau_syn=tau_syn, dt=dt, surrogate=surrogate, slope=slope, **NEURON_OPTIONS)
+    if tau_adapt is not None:
+        options.update(tau_adapt=tau_adapt, adapt_strength=adapt_strength)
     if recurrent:
-        hidden_layer = neurons.RecurrentLIF(hidden, rng=rng, **options)
+        bound = check_nonnegative("recurrent_gain", recurrent_gain) / np.sqrt(hidden)
+        hidden_layer = neurons.RecurrentLIF(hidden, init_bound=bound, rng=rng, **options)
     else:
         hidden_layer = neurons.LIF(**options)
     layers = [Dense(n_in, hidden, init_bound=init_gain / np.sqrt(n_in), rng=rng), hidden_layer,
