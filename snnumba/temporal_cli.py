@@ -95,7 +95,9 @@ def add_temporal_parsers(sub):
     p.add_argument("--adapt", dest="tau_adapt", nargs="?", type=positive_float, const=ADAPT_TAU,
                    default=d["tau_adapt"], metavar="TAU",
                    help=f"adaptive thresholds (ALIF, Bellec et al. 2018) decaying with TAU seconds "
-                        f"(default TAU {ADAPT_TAU}, about the gap; off unless given)")
+                        f"(default: on, TAU {d['tau_adapt']}; TAU without --adapt's value: {ADAPT_TAU})")
+    p.add_argument("--no-adapt", dest="tau_adapt", action="store_const", const=None,
+                   help="plain thresholds (no adaptation)")
     _common_options(p, d)
     p.set_defaults(run=run_temporal, check=_check_randman, parser=p, task="randman")
 

@@ -179,7 +179,7 @@ def test_shd_command_end_to_end_on_a_written_file(shd_folder, tmp_path, kind, ca
 def test_randman_command_human_summary(capsys):
     assert cli.main(SMALL_RANDMAN) == 0
     out = capsys.readouterr().out
-    assert "test accuracy" in out and "chance accuracy level: 33.3%" in out and "recurrent LIF" in out
+    assert "test accuracy" in out and "chance accuracy level: 33.3%" in out and "recurrent adaptive LIF" in out
 
 
 @needs_family
@@ -208,3 +208,13 @@ def test_temporal_tasks_are_sweep_tasks():
     from snnumba import distributed
     assert distributed.resolve_task("randman") == ("randman", randman.run)
     assert distributed.resolve_task("shd") == ("shd", shd.run)
+
+
+def test_randman_adapts_by_default_and_no_adapt_turns_it_off():
+    """The default is the adaptive recurrent network (the one that wins on the memory task);
+    ``--no-adapt`` gives plain thresholds, ``--adapt TAU`` another time constant."""
+    from snnumba.cli import build_parser
+    parse = build_parser().parse_args
+    assert parse(["randman"]).tau_adapt == randman.RUN_DEFAULTS["tau_adapt"] == 0.2
+    assert parse(["randman", "--no-adapt"]).tau_adapt is None
+    assert parse(["randman", "--adapt", "0.5"]).tau_adapt == 0.5
