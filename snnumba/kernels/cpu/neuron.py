@@ -177,8 +177,9 @@ def _forward_recurrent(h, weight, alpha, alpha_syn, rho, adapt_strength, thresho
             r[:] = 0
             for j in range(N):
                 if z[j]:
+                    row = weight[j]
                     for n in range(N):
-                        r[n] += weight[j, n]
+                        r[n] += row[n]
             for n in range(N):
                 x = h[t, b, n] + r[n]
                 if record_x:
@@ -301,6 +302,9 @@ def _backward_recurrent(x, weight, v_out, s_out, i_out, a_out, alpha, alpha_syn,
     has_grad_v = grad_v.shape[0] != 0
     learn = grad_alpha.shape[0] != 0 or grad_alpha_syn.shape[0] != 0 or grad_threshold.shape[0] != 0
     opts = (reset, timing, syn, adapt, surrogate, slope, learn)
+    # V's columns as rows: dL/dz[t-1] = V @ dL/dx[t] becomes a sum of contiguous rows
+    # (vectorised), skipping the neurons whose dL/dx is 0
+    weight_t = weight.T.copy()
     for b in prange(B):
         carry = np.zeros((4, N))
         acc = np.zeros((3, N))
@@ -313,11 +317,13 @@ def _backward_recurrent(x, weight, v_out, s_out, i_out, a_out, alpha, alpha_syn,
                 gx[n] = _grad_one(x, v_out, s_out, i_out, a_out, v0, s0, t, b, n, n, const, opts,
                                   grad_s[t, b, n] + g_rec[n], gm, carry, acc)
                 grad_h[t, b, n] = gx[n]
-            for j in range(N):
-                total = 0.0
-                for n in range(N):
-                    total += weight[j, n] * gx[n]
-                g_rec[j] = total
+            g_rec[:] = 0.0
+            for n in range(N):
+                g = gx[n]
+                if g != 0.0:
+                    row = weight_t[n]
+                    for j in range(N):
+                        g_rec[j] += row[j] * g
         _write_grads(acc, b, 0, N, grad_alpha, grad_alpha_syn, grad_threshold)
 
 
