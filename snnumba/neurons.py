@@ -317,8 +317,9 @@ class LIF(_Membrane):
         return self._threshold_on_device
 
     def _constants(self, n):
-        """(alpha, alpha_syn, rho, adapt_strength) as [n] arrays on the device, a zero-length
-        array where the synapse or the adaptation is absent (cached unless tau is trained)."""
+        """(alpha, alpha_syn, rho, adapt_strength) as [n] arrays on the device (alpha [1] when
+        one for all), a zero-length array where the synapse or the adaptation is absent
+        (cached unless tau is trained)."""
         cached = self._constants_cache
         if cached is not None and cached[0] == n and not self.learn_tau:
             return cached[1]
@@ -342,8 +343,12 @@ class LIF(_Membrane):
             alpha_syn = _decay("tau_syn", tau_syn, dt, self.decay)
         rho = empty if self.tau_adapt is None else _decay("tau_adapt", self.tau_adapt, dt, self.decay)
         strength = empty if self.tau_adapt is None else self.adapt_strength
+        # a scalar alpha stays one value ([1]): the kernels then run the seed's loop
         consts = tuple(self.backend.asarray(np.broadcast_to(c, (n,) if np.size(c) else (0,)), self.dtype)
-                       for c in (alpha, alpha_syn, rho, strength))
+                       for c in (alpha_syn, rho, strength))
+        consts = (self.backend.asarray(np.reshape(alpha, np.size(alpha)), self.dtype),) + consts
+        if np.size(alpha) not in (1, n):
+            raise ValueError(f"'tau' has {np.size(alpha)} values for {n} neurons")
         self._constants_cache = (n, consts)
         return consts
 

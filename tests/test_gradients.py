@@ -1,4 +1,4 @@
-"""Gradients of the whole network against an independent forward-mode model.
+"""Gradients of whole networks (feed-forward and recurrent) against an independent forward-mode model.
 
 The backward pass (reverse mode, in the kernels) must give <grad, d> equal to the
 directional derivative along any direction d of the *surrogate model*: the network in
@@ -13,7 +13,7 @@ from hypothesis import example, given, settings, strategies as st
 
 import snnumba as snn
 from snnumba import surrogate as sg
-from tests.reference import naive_log_softmax_nll, tangent_lif, tangent_readout
+from tests.reference import naive_log_softmax_nll, tangent_lif, tangent_neuron, tangent_readout
 
 SURROGATES = ["sigmoid", "fast_sigmoid", "arctan", "triangle"]
 
@@ -89,6 +89,49 @@ def test_network_gradient_equals_forward_mode(surrogate, dales_law, bias, seed, 
         assert np.isclose(loss, ref_loss, rtol=1e-12)
         inner = sum(np.sum(g * directions[name]) for name, _, g in net.named_parameters())
         assert np.isclose(inner, dloss, rtol=1e-9, atol=1e-12 * (1 + abs(dloss))), (inner, dloss)
+
+
+@settings(max_examples=12)
+@given(st.sampled_from(SURROGATES), st.sampled_from(["zero", "subtract", "none"]),
+       st.sampled_from(["delayed", "same_step", "same_step_late_reset"]), st.booleans(), st.booleans(),
+       st.booleans(), st.integers(0, 2**32 - 1))
+@example("fast_sigmoid", "subtract", "same_step", True, True, False, 0)   # Norse-like ALIF without V's diagonal
+@example("sigmoid", "zero", "same_step_late_reset", True, False, True, 1)  # snnTorch RSynaptic-like
+def test_recurrent_network_gradient_equals_forward_mode(surrogate, reset, timing, syn, adapt, self_connections,
+                                                        seed):
+    """Dense -> RecurrentLIF -> Dense -> readout: <grad, d> equals the forward-mode
+    derivative along d (tests/reference.py's tangent_neuron, decays computed here)."""
+    rng = np.random.default_rng(seed)
+    T, B, n_in, hidden, classes, dt = 20, 3, 5, 6, 3, 1e-3
+    tau, tau_syn, tau_adapt, strength, slope = 8e-3, 4e-3, 30e-3, 0.3, 2.0
+    rec = snn.RecurrentLIF(hidden, tau=tau, threshold=0.7, dt=dt, surrogate=surrogate, slope=slope, reset=reset,
+                           spike_timing=timing, tau_syn=tau_syn if syn else None,
+                           tau_adapt=tau_adapt if adapt else None, adapt_strength=strength,
+                           self_connections=self_connections, init_bound=0.5, rng=rng)
+    net = snn.Network([snn.Dense(n_in, hidden, rng=rng, init_bound=1.0), rec, snn.Dense(hidden, classes, rng=rng),
+                       snn.LeakyReadout(tau=tau, dt=dt)], dtype=np.float64)
+    x = (rng.random((T, B, n_in)) < 0.3).astype(np.float64)
+    labels = rng.integers(0, classes, B)
+    out = net.forward(x)
+    loss, grad = snn.readout_nll(out, labels, scale=0.1)
+    net.zero_grad()
+    net.backward(grad)
+    assert net.layers[1].forward(x @ net.layers[0].params["weight"]).any()
+    for _ in range(2):
+        d = {name: rng.normal(size=p.shape) for name, p, _ in net.named_parameters()}
+        if not self_connections:
+            np.fill_diagonal(d["1.recurrent_weight"], 0.0)   # the diagonal is not a parameter then
+        w1, w2, V = net.layers[0].params["weight"], net.layers[2].params["weight"], rec.params["recurrent_weight"]
+        z, dz = tangent_neuron(x @ w1, x @ d["0.weight"], np.exp(-dt / tau), 0.7, surrogate, slope, reset, timing,
+                               np.exp(-dt / tau_syn) if syn else None, np.exp(-dt / tau_adapt) if adapt else None,
+                               strength, V, d["1.recurrent_weight"])
+        vo, dvo = tangent_readout(z @ w2, dz @ w2 + z @ d["2.weight"], np.exp(-dt / tau))
+        np.testing.assert_allclose(out, vo, rtol=1e-12, atol=1e-12)
+        ref_loss, p = naive_log_softmax_nll(0.1 * vo.sum(0), labels)
+        dloss = np.sum((p - np.eye(classes)[labels]) * 0.1 * dvo.sum(0)) / B
+        assert np.isclose(loss, ref_loss, rtol=1e-12)
+        inner = sum(np.sum(g * d[name]) for name, _, g in net.named_parameters())
+        assert np.isclose(inner, dloss, rtol=1e-8, atol=1e-11 * (1 + abs(dloss))), (inner, dloss)
 
 
 def test_gradient_flows_through_reset_and_spikes():

@@ -9,7 +9,9 @@ if not cuda.is_available():  # pragma: no cover
 
 from snnumba.kernels import cpu, cuda as gpu  # noqa: E402
 from snnumba.kernels.cuda import linalg  # noqa: E402
+from snnumba.kernels.neuron_step import RESETS, TIMINGS  # noqa: E402
 from snnumba.tasks.sound_localization import StimulusConfig, phase_tables  # noqa: E402
+from tests.kernels.test_neuron import COMBOS, combo_id  # noqa: E402
 
 pytestmark = pytest.mark.cuda
 SIMULATED = cuda.simulator_enabled if hasattr(cuda, "simulator_enabled") else True
@@ -33,102 +35,123 @@ def nan_like(*arrays):
             for a in arrays]
 
 
-def lif_inputs(seed, shape, dtype):
-    rng = np.random.default_rng(seed)
-    h = rng.normal(0.4, 1.0, shape).astype(dtype)
-    th = rng.uniform(0.5, 1.5, shape[1:]).astype(dtype)
-    return h, th
-
-
 small_shapes = st.tuples(st.integers(1, 9), st.integers(1, 4), st.integers(1, 11))
 
 
-def lif_outputs(shape, dtype, record_v=True):
-    """Host arrays for lif_forward's outputs: v (zero steps when not recorded), s, v_final, s_final."""
-    T, B, N = shape
-    return [np.empty((T if record_v else 0, B, N), dtype), np.empty(shape, np.uint8),
-            np.empty((B, N), dtype), np.empty((B, N), np.uint8)]
+def neuron_arrays(h, combo, rng, record=True):
+    """Every argument of neuron_forward for the combination (reset, timing, synapse,
+    adaptation, recurrent) on host arrays; the outputs filled by ``nan_like``."""
+    T, B, N = h.shape
+    reset, timing, syn, adapt, rec = combo
+    dt = h.dtype
+    const = [rng.uniform(0.5, 0.95, N).astype(dt) if present else np.empty(0, dt)
+             for present in (True, syn, adapt, adapt)]
+    weight = rng.uniform(-0.6, 0.6, (N, N)).astype(dt) if rec else np.empty((0, 0), dt)
+    th = rng.uniform(0.5, 1.2, (B, N)).astype(dt)
+    start = [rng.normal(0, 0.5, (B, N)).astype(dt) if k in "via" else (rng.random((B, N)) < 0.4).astype(np.uint8)
+             for k in "vsiaz"]
+    steps = [np.empty((T if present else 0, B, N), dt) for present in (record, True, record and syn,
+                                                                        record and adapt, rec and record)]
+    steps[1] = np.empty((T, B, N), np.uint8)
+    final = [np.empty((B, N), np.uint8 if k in "sz" else dt) for k in "vsiaz"]
+    return [h, weight] + const + [th, RESETS.index(reset), TIMINGS.index(timing)] + start + steps + final
 
 
-@settings(max_examples=8)
-@given(small_shapes, st.integers(0, 10**6), st.floats(0.0, 1.0), st.booleans())
-# B * N threads in blocks of 8: one thread, a full block, a ragged second block, three blocks
-@example((2, 1, 1), 0, 0.5, True)
-@example((3, 2, 4), 1, 0.9, True)
-@example((3, 3, 3), 2, 1.0, False)
-@example((2, 1, 17), 3, 0.0, True)
-@example((1, 3, 5), 4, 0.8, True)     # fewer steps than samples
-def test_lif_forward_backward_twins(shape, seed, alpha, record_v):
-    T, B, N = shape
-    h, th = lif_inputs(seed, shape, np.float64)
-    z, z8 = np.zeros((B, N)), np.zeros((B, N), np.uint8)
-    outs_cpu = lif_outputs(shape, np.float64, record_v)
-    cpu.lif_forward(h, alpha, th, z, z8, *outs_cpu)
-    d = on_device(h, th, z, z8, *nan_like(*outs_cpu))
-    gpu.lif_forward(d[0], alpha, d[1], d[2], d[3], *d[4:])
-    for a, b in zip(outs_cpu, d[4:]):
-        assert b.dtype == a.dtype and b.shape == a.shape
-        np.testing.assert_allclose(b.copy_to_host(), a, rtol=1e-12, atol=1e-12)
-    if not record_v:
-        return
-    v, s = outs_cpu[:2]
-    rng = np.random.default_rng(seed + 1)
-    gs, gv = rng.normal(size=shape), rng.normal(size=shape)
-    for code in range(4):
-        for grad_v in (gv, np.empty((0, B, N))):   # zero steps: no dL/dv
-            gh = np.empty(shape)
-            cpu.lif_backward(h, v, s, alpha, th, code, 3.0, gs, grad_v, gh)
-            dh, = on_device(*nan_like(gh))
-            dv = on_device(h, v, s, th, gs, grad_v)
-            gpu.lif_backward(dv[0], dv[1], dv[2], alpha, dv[3], code, 3.0, dv[4], dv[5], dh)
-            np.testing.assert_allclose(dh.copy_to_host(), gh, rtol=1e-10, atol=1e-12)
+def run_neuron_twins(args):
+    """neuron_forward on the CPU and on the device; returns (cpu outputs, device outputs),
+    leaving out the final i, a, z of a layer without synapse, adaptation, recurrence
+    (unspecified there)."""
+    host = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    cpu.neuron_forward(*host)
+    dev = [cuda.to_device(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else a
+           for a in args[:14]] + on_device(*nan_like(*args[14:]))
+    gpu.neuron_forward(*dev)
+    present = [True] * 7 + [args[3].size > 0, args[4].size > 0, args[1].size > 0]
+    return ([a for a, p in zip(host[14:], present) if p],
+            [d.copy_to_host() for d, p in zip(dev[14:], present) if p])
+
+
+def neuron_backward_args(fwd, combo, rng, code, grad_v):
+    """neuron_backward's arguments from a forward call's arguments ``fwd`` (after it ran)."""
+    h, weight, alpha, alpha_syn, rho, strength, th, reset, timing, v0, s0 = fwd[:11]
+    v, s, i, a, x = fwd[14:19]
+    B, N = h.shape[1:]
+    gs = rng.normal(size=h.shape).astype(h.dtype)
+    rows = [np.empty((B, N) if present else (0, 0), h.dtype) for present in (True, combo[2], True)]
+    return [x if combo[4] else h, weight, v, s, i, a, alpha, alpha_syn, rho, strength, th, reset, timing, v0, s0,
+            code, 3.0, gs, grad_v, np.empty(h.shape, h.dtype)] + rows
+
+
+@pytest.mark.parametrize("combo", COMBOS, ids=combo_id)
+def test_neuron_forward_backward_twins(combo):
+    """Every option combination (tiny sizes: the simulator is slow). Forward: float64 equal
+    to the CPU's; spikes equal; backward allclose (the recurrent backward's sums run in
+    another order on the device)."""
+    rng = np.random.default_rng(sum(map(ord, combo_id(combo))))
+    shape = (5, 2, 11)                   # 22 threads in blocks of 8: a ragged third block
+    h = rng.normal(0.4, 1.0, shape)
+    fwd = neuron_arrays(h, combo, rng)
+    want, got = run_neuron_twins(fwd)
+    for a, b in zip(want, got):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+    host = [a.copy() if isinstance(a, np.ndarray) else a for a in fwd]
+    cpu.neuron_forward(*host)
+    for grad_v in (rng.normal(size=shape), np.empty((0,) + shape[1:])):
+        args = neuron_backward_args(host, combo, rng, int(rng.integers(4)), grad_v)
+        cpu_args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+        cpu.neuron_backward(*cpu_args)
+        dev = [cuda.to_device(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else a for a in args[:19]]
+        dev += on_device(*nan_like(*args[19:]))
+        gpu.neuron_backward(*dev)
+        for a, d in zip(cpu_args[19:], dev[19:]):
+            np.testing.assert_allclose(d.copy_to_host(), a, rtol=1e-9, atol=1e-10)
+    # evaluation mode: nothing recorded, the same spikes and final state
+    fwd_eval = neuron_arrays(h, combo, np.random.default_rng(0), record=False)
+    want, got = run_neuron_twins(fwd_eval)
+    for a, b in zip(want, got):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("combo", [("zero", "delayed", False, False, None),
+                                   ("subtract", "same_step", True, True, "self")], ids=combo_id)
+def test_neuron_forward_twin_float32(combo):
+    """float32: the device runs the same operations in the same dtype, so the spikes and the
+    membrane equal the CPU's (the recurrent sum too: the same order)."""
+    rng = np.random.default_rng(5)
+    h = rng.normal(0.4, 1.0, (12, 3, 10)).astype(np.float32)
+    want, got = run_neuron_twins(neuron_arrays(h, combo, rng))
+    for a, b in zip(want, got):
+        np.testing.assert_array_equal(b, a)
+    assert want[1].any()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_lif_twin_membrane_exactly_at_threshold(dtype):
+def test_neuron_twin_membrane_exactly_at_threshold(dtype):
     """H(0) = 0 on the GPU too: v == threshold gives no spike, the next float above does."""
     h = np.zeros((4, 2, 1), dtype)
     h[0, 0, 0] = 1.0
     h[0, 1, 0] = np.nextafter(dtype(1.0), dtype(2.0))
-    th, z = np.ones((2, 1), dtype), np.zeros((2, 1), dtype)
-    d = on_device(h, th, z, z, *nan_like(h, h, z, z))
-    gpu.lif_forward(d[0], dtype(0.5), d[1], d[2], d[3], *d[4:])
-    s = d[5].copy_to_host()
-    np.testing.assert_array_equal(s[:, 0, 0], [0, 0, 0, 0])
-    np.testing.assert_array_equal(s[:, 1, 0], [0, 0, 1, 0])
+    fwd = neuron_arrays(h, ("zero", "delayed", False, False, None), np.random.default_rng(0))
+    fwd[2][:] = 0.5
+    fwd[6][:] = 1.0
+    for k in range(9, 14):
+        fwd[k][:] = 0
+    _, got = run_neuron_twins(fwd)
+    np.testing.assert_array_equal(got[1][:, 0, 0], [0, 0, 0, 0])
+    np.testing.assert_array_equal(got[1][:, 1, 0], [0, 0, 1, 0])
 
 
-def test_lif_twins_at_the_default_block_size(monkeypatch):
-    """129 threads in blocks of the real default (128): the second block holds one thread."""
+def test_neuron_twins_at_the_default_block_size(monkeypatch):
+    """129 threads in blocks of the real default (128): the second block holds one thread;
+    a recurrent row of 129 neurons: threads loop over more neurons than the block holds."""
     monkeypatch.setattr(gpu.config, "THREADS_PER_BLOCK", 128)
-    shape = (2, 3, 43)
-    h, th = lif_inputs(9, shape, np.float64)
-    z = np.zeros(shape[1:])
-    outs = [np.empty(shape), np.empty(shape), np.empty(shape[1:]), np.empty(shape[1:])]
-    cpu.lif_forward(h, 0.7, th, z, z, *outs)
-    d = on_device(h, th, z, z, *nan_like(*outs))
-    gpu.lif_forward(d[0], 0.7, d[1], d[2], d[3], *d[4:])
-    for a, b in zip(outs, d[4:]):
-        np.testing.assert_array_equal(b.copy_to_host(), a)
-    gs = np.random.default_rng(10).normal(size=shape)
-    gh = np.empty(shape)
-    cpu.lif_backward(h, outs[0], outs[1], 0.7, th, 2, 3.0, gs, np.zeros(shape), gh)
-    dgh, = on_device(*nan_like(gh))
-    dv = on_device(h, outs[0], outs[1], th, gs, np.zeros(shape))
-    gpu.lif_backward(dv[0], dv[1], dv[2], 0.7, dv[3], 2, 3.0, dv[4], dv[5], dgh)
-    np.testing.assert_allclose(dgh.copy_to_host(), gh, rtol=1e-12, atol=1e-14)
-
-
-def test_lif_forward_twin_float32():
-    h, th = lif_inputs(5, (12, 3, 10), np.float32)
-    z, z8 = np.zeros((3, 10), np.float32), np.zeros((3, 10), np.uint8)
-    outs = lif_outputs(h.shape, np.float32)
-    cpu.lif_forward(h, np.float32(0.8), th, z, z8, *outs)
-    d = on_device(h, th, z, z8, *nan_like(*outs))
-    gpu.lif_forward(d[0], np.float32(0.8), d[1], d[2], d[3], *d[4:])
-    np.testing.assert_allclose(d[4].copy_to_host(), outs[0], rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(d[5].copy_to_host(), outs[1])
-    assert outs[1].any()
+    rng = np.random.default_rng(9)
+    for combo, shape in ((("zero", "delayed", False, False, None), (2, 3, 43)),
+                         (("subtract", "same_step", True, False, "self"), (2, 1, 129))):
+        want, got = run_neuron_twins(neuron_arrays(rng.normal(0.4, 1.0, shape), combo, rng))
+        for a, b in zip(want, got):
+            np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
 
 
 @settings(max_examples=8)

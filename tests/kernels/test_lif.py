@@ -42,7 +42,8 @@ def lif_case(draw):
 
 def run_lif(h, alpha, threshold, v0=None, s0=None, record_v=True):
     """The default neuron kernel's outputs (v, s, v_final, s_final) and the [B, N]
-    threshold it was given (the seed's LIF: reset to zero, delayed spike)."""
+    threshold it was given (the seed's LIF: reset to zero, delayed spike, one alpha for
+    all neurons: the loop LIF layers run; tests/kernels/test_neuron.py covers [N] alphas)."""
     T, B, N = h.shape
     th = np.ascontiguousarray(np.broadcast_to(threshold, (B, N)), h.dtype)
     v0 = np.zeros((B, N), h.dtype) if v0 is None else v0
@@ -52,7 +53,7 @@ def run_lif(h, alpha, threshold, v0=None, s0=None, record_v=True):
     vf, sf = np.empty((B, N), h.dtype), np.empty((B, N), np.uint8)
     none, no_steps = np.empty(0, h.dtype), np.empty((0, B, N), h.dtype)
     rest, rest8 = np.zeros((B, N), h.dtype), np.zeros((B, N), np.uint8)
-    cpu.neuron_forward(h, np.empty((0, 0), h.dtype), np.full(N, alpha, h.dtype), none, none, none, th, 0, 0,
+    cpu.neuron_forward(h, np.empty((0, 0), h.dtype), np.full(1, alpha, h.dtype), none, none, none, th, 0, 0,
                        v0, s0, rest, rest, rest8, v, s, no_steps, no_steps, no_steps, vf, sf,
                        rest.copy(), rest.copy(), rest8.copy())
     return v, s, vf, sf, th
@@ -62,7 +63,7 @@ def run_lif_backward(h, v, s, alpha, th, code, slope, gs, gv):
     T, B, N = h.shape
     grad_h = np.empty(h.shape, h.dtype)
     none, no_steps, no_rows = np.empty(0, h.dtype), np.empty((0, B, N), h.dtype), np.empty((0, 0), h.dtype)
-    cpu.neuron_backward(h, no_rows, v, s, no_steps, no_steps, np.full(N, alpha, h.dtype), none, none, none, th,
+    cpu.neuron_backward(h, no_rows, v, s, no_steps, no_steps, np.full(1, alpha, h.dtype), none, none, none, th,
                         0, 0, np.zeros((B, N), h.dtype), np.zeros((B, N), np.uint8), code, slope, gs, gv, grad_h,
                         no_rows, no_rows, no_rows)
     return grad_h

@@ -43,8 +43,8 @@ def _run(x, alpha, alpha_syn, rho, beta, threshold, reset, timing, v_out, s_out,
     if record and adapt:
         a_out[t, b, n] = a[b, n]
     z, m, v[b, n], s[b, n], i[b, n], a[b, n] = _step(
-        x, v[b, n], s[b, n], i[b, n], a[b, n], alpha[n], alpha_syn[n] if syn else alpha[n],
-        rho[n] if adapt else alpha[n], beta[n] if adapt else alpha[n], threshold[b, n], reset, timing, syn, adapt)
+        x, v[b, n], s[b, n], i[b, n], a[b, n], alpha[n if alpha.shape[0] > 1 else 0], alpha_syn[n] if syn else x,
+        rho[n] if adapt else x, beta[n] if adapt else x, threshold[b, n], reset, timing, syn, adapt)
     if record:
         v_out[t, b, n] = m
     s_out[t, b, n] = z
@@ -100,8 +100,9 @@ def _grad_neuron(x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, beta, thr
     adapt = rho.shape[0] != 0
     gm = grad_v[t, b, n] if grad_v.shape[0] != 0 else 0.0
     gx, gv, gs, gi, ga, g_al, g_al_syn, g_th = _grad_at(
-        x, v_out, s_out, i_out, a_out, v0, s0, t, b, n, alpha[n], alpha_syn[n] if syn else alpha[n],
-        rho[n] if adapt else alpha[n], beta[n] if adapt else alpha[n], threshold[b, n], reset, timing, syn, adapt,
+        x, v_out, s_out, i_out, a_out, v0, s0, t, b, n, alpha[n if alpha.shape[0] > 1 else 0],
+        alpha_syn[n] if syn else threshold[b, n], rho[n] if adapt else threshold[b, n],
+        beta[n] if adapt else threshold[b, n], threshold[b, n], reset, timing, syn, adapt,
         surrogate, slope, gz, gm, carry[0, b, n], carry[1, b, n], carry[2, b, n], carry[3, b, n])
     carry[0, b, n] = gv
     carry[1, b, n] = gs
