@@ -93,3 +93,24 @@ def _prepare_kernels(device, warm_up, log):
         status, message = "in memory", f"kernels already loaded ({seconds:.1f} s)"
     print(message, file=log, flush=True)
     return seconds, status
+
+
+def plot_history(path, history, confusion, extent=(-90, 90, -90, 90), axis="IPD (deg)"):
+    """Loss curves and the column-normalised test confusion matrix (``extent`` of its axes,
+    None for class indices; ``axis`` names them)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
+    ax1.plot(history["loss"], label="train")
+    ax1.plot(history["val_loss"], label="validation")
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("loss")
+    ax1.legend()
+    col = confusion.sum(axis=0, keepdims=True)
+    ax2.imshow(confusion / np.maximum(col, 1), origin="lower", extent=extent)
+    ax2.set_xlabel(f"true {axis}")
+    ax2.set_ylabel(f"estimated {axis}")
+    ax2.set_title("test confusion matrix")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,6 +1,6 @@
 """The one threading policy: how many threads NumPy's BLAS and Numba's kernels use.
 
-**BLAS.** NumPy's OpenBLAS is kept from competing with Numba's threads.
+**BLAS.** NumPy's and SciPy's OpenBLAS are kept from competing with Numba's threads.
 
 OpenBLAS worker threads spin for a while after each call; Numba's OpenMP threads do the
 same after each parallel kernel. On a 2-core machine the two pools then fight over the
@@ -31,38 +31,40 @@ import numba
 import numpy as np
 
 _NAMES = (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
+          ("scipy_openblas_set_num_threads", "scipy_openblas_get_num_threads"),
           ("openblas_set_num_threads", "openblas_get_num_threads"))
 
 
 @functools.lru_cache(maxsize=None)
 def _openblas_controls():
-    """(set, get) of the OpenBLAS that NumPy's wheel bundles, or None."""
-    libs = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "*openblas*")
-    for path in glob.glob(libs):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for set_name, get_name in _NAMES:
-            if hasattr(lib, set_name) and hasattr(lib, get_name):
-                return getattr(lib, set_name), getattr(lib, get_name)
-    return None
+    """(set, get) of each OpenBLAS that the NumPy and SciPy wheels bundle (Numba's ``np.dot``
+    inside kernels calls SciPy's), possibly none."""
+    import scipy
+    controls = []
+    for package, folder in ((np, "numpy.libs"), (scipy, "scipy.libs")):
+        for path in glob.glob(os.path.join(os.path.dirname(package.__file__), os.pardir, folder, "*openblas*")):
+            try:
+                lib = ctypes.CDLL(path)
+            except OSError:
+                continue
+            for set_name, get_name in _NAMES:
+                if hasattr(lib, set_name) and hasattr(lib, get_name):
+                    controls.append((getattr(lib, set_name), getattr(lib, get_name)))
+                    break
+    return tuple(controls)
 
 
 @contextlib.contextmanager
 def single_threaded_blas():
-    """Run the block with NumPy's OpenBLAS on one thread, then restore its setting."""
-    controls = _openblas_controls()
-    if controls is None:
-        yield
-        return
-    set_threads, get_threads = controls
-    before = get_threads()
-    set_threads(1)
+    """Run the block with NumPy's and SciPy's OpenBLAS on one thread, then restore them."""
+    before = [(set_threads, get_threads()) for set_threads, get_threads in _openblas_controls()]
+    for set_threads, _ in before:
+        set_threads(1)
     try:
         yield
     finally:
-        set_threads(before)
+        for set_threads, threads in before:
+            set_threads(threads)
 
 
 #: Seconds between two readings of /proc/stat; shorter windows are noise at 100 ticks/s.

@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from ._cli_common import (_prepare_kernels, check_output, nonnegative_int, positive_float, positive_int,
-                          require_pyplot)
+                          require_pyplot, plot_history)
 from ._cli_common import kernel_cache_counts  # noqa: F401  (public here before it moved)
 from .backend import DEVICES, get_backend
 from .surrogate import SURROGATES
@@ -194,7 +194,7 @@ def run_sound_localization(args):
         net.save(args.save)
         print(f"saved network to {args.save}", file=log)
     if args.plot:
-        _plot(args.plot, history, te["confusion"])
+        plot_history(args.plot, history, te["confusion"])
         print(f"saved plot to {args.plot}", file=log)
     if args.json:
         print(json.dumps(summary))
@@ -220,26 +220,6 @@ def run_evaluate(args):
     if args.json:
         print(json.dumps(summary))
     return 0
-
-
-def _plot(path, history, confusion, extent=(-90, 90, -90, 90), axis="IPD (deg)"):
-    """Loss curves and the column-normalised test confusion matrix (``extent`` of its axes,
-    None for class indices; ``axis`` names them)."""
-    import matplotlib.pyplot as plt
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
-    ax1.plot(history["loss"], label="train")
-    ax1.plot(history["val_loss"], label="validation")
-    ax1.set_xlabel("epoch")
-    ax1.set_ylabel("loss")
-    ax1.legend()
-    col = confusion.sum(axis=0, keepdims=True)
-    ax2.imshow(confusion / np.maximum(col, 1), origin="lower", extent=extent)
-    ax2.set_xlabel(f"true {axis}")
-    ax2.set_ylabel(f"estimated {axis}")
-    ax2.set_title("test confusion matrix")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
 
 
 def main(argv=None):

@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
-from ._cli_common import (_prepare_kernels, check_output, nonnegative_int, positive_float, positive_int,
-                          require_pyplot)
+from ._cli_common import (_prepare_kernels, check_output, nonnegative_int, plot_history, positive_float,
+                          positive_int, require_pyplot)
 from .backend import DEVICES, get_backend
 from .surrogate import SURROGATES
 
@@ -180,8 +180,7 @@ def run_temporal(args):
         net.save(args.save)
         print(f"saved network to {args.save}", file=log)
     if args.plot:
-        from .cli import _plot
-        _plot(args.plot, history, te["confusion"], extent=None, axis="class")
+        plot_history(args.plot, history, te["confusion"], extent=None, axis="class")
         print(f"saved plot to {args.plot}", file=log)
     if args.json:
         print(json.dumps(summary))
