@@ -100,3 +100,21 @@ def test_network_result_does_not_depend_on_the_thread_count(monkeypatch):
     np.testing.assert_array_equal(full[0], serial[0])
     for a, b in zip(full[1], serial[1]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_single_threaded_blas_holds_numpy_and_scipy_openblas():
+    """Both wheels' OpenBLAS run on one thread inside the block (Numba's np.dot in the
+    recurrent backward calls SciPy's; its threads spinning beside Numba's cost 20x) and get
+    their thread counts back after it."""
+    controls = _threads._openblas_controls()
+    if not controls:
+        pytest.skip("no bundled OpenBLAS found (another BLAS build)")
+    import glob
+    import scipy
+    bundled = [path for package, folder in ((np, "numpy.libs"), (scipy, "scipy.libs"))
+               for path in glob.glob(os.path.join(os.path.dirname(package.__file__), os.pardir, folder, "*openblas*"))]
+    assert len(controls) == len(bundled)
+    before = [get() for _, get in controls]
+    with _threads.single_threaded_blas():
+        assert [get() for _, get in controls] == [1] * len(controls)
+    assert [get() for _, get in controls] == before
