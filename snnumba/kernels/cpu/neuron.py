@@ -25,7 +25,8 @@ length: not wanted). The recurrent weight's gradient ``sum_t z[t-1]^T dL/dx[t]``
 to the layer (``sparse.spike_weight_grad`` on the shifted spikes).
 
 The default model (reset to zero, delayed spike, no synapse, no adaptation, not recurrent)
-runs a loop compiled with those options as constants: the arithmetic of the original LIF
+runs kernels of its own (``_forward_default``, ``_backward_default``; a network of seed LIFs
+compiles only those) with the same step compiled with those options as constants: the arithmetic of the original LIF
 kernel, in the arrays' dtype (the float32 flagship is bit-identical), vectorised over the
 neurons of a work item. Other options run the same step with the options as run-time
 values. Non-recurrent work items are (batch row, block of neurons) (``block_size``); a
@@ -131,13 +132,36 @@ def _final(state, s, start, stop, v_final, s_final, i_final, a_final, syn, adapt
 
 
 @njit(**PARALLEL_KERNEL)
+def _forward_default(h, alpha, alpha_syn, rho, adapt_strength, threshold, v0, s0, i0, a0, v_out, s_out, i_out,
+                     a_out, v_final, s_final, i_final, a_final, size):
+    """``_forward_blocks`` for the default model (the seed's LIF, one alpha), its options as
+    constants: a kernel of its own, so that a network of seed LIFs compiles only this small
+    loop, not the general one (flagship's first run: 58 s of compiling with both in one)."""
+    T, B, N = h.shape
+    record = v_out.shape[0] != 0
+    n_blocks = (N + size - 1) // size
+    for job in prange(B * n_blocks):
+        b, start, stop = _block(job, n_blocks, size, N)
+        state = _initial(v0[b], i0[b], a0[b], start, stop, False, False)
+        s = s0[b, start:stop].copy()
+        const = _constants(alpha, alpha_syn, rho, adapt_strength, threshold[b], start, stop, False, False)
+        for t in range(T):
+            if record:
+                _block_steps(h, t, b, start, stop, state, s, const, v_out, s_out, i_out, a_out,
+                             0, 0, False, False, True, True)
+            else:
+                _block_steps(h, t, b, start, stop, state, s, const, v_out, s_out, i_out, a_out,
+                             0, 0, False, False, False, True)
+        _final(state, s, start, stop, v_final[b], s_final[b], i_final[b], a_final[b], False, False)
+
+
+@njit(**PARALLEL_KERNEL)
 def _forward_blocks(h, alpha, alpha_syn, rho, adapt_strength, threshold, reset, timing,
                     v0, s0, i0, a0, v_out, s_out, i_out, a_out, v_final, s_final, i_final, a_final, size):
     T, B, N = h.shape
     record = v_out.shape[0] != 0
     syn = alpha_syn.shape[0] != 0
     adapt = rho.shape[0] != 0
-    default = reset == RESET_ZERO and timing == DELAYED and not syn and not adapt and alpha.shape[0] == 1
     n_blocks = (N + size - 1) // size
     for job in prange(B * n_blocks):
         b, start, stop = _block(job, n_blocks, size, N)
@@ -145,15 +169,8 @@ def _forward_blocks(h, alpha, alpha_syn, rho, adapt_strength, threshold, reset, 
         s = s0[b, start:stop].copy()
         const = _constants(alpha, alpha_syn, rho, adapt_strength, threshold[b], start, stop, syn, adapt)
         for t in range(T):
-            if default and record:
-                _block_steps(h, t, b, start, stop, state, s, const, v_out, s_out, i_out, a_out,
-                             0, 0, False, False, True, True)
-            elif default:
-                _block_steps(h, t, b, start, stop, state, s, const, v_out, s_out, i_out, a_out,
-                             0, 0, False, False, False, True)
-            else:
-                _block_steps(h, t, b, start, stop, state, s, const, v_out, s_out, i_out, a_out,
-                             reset, timing, syn, adapt, record, False)
+            _block_steps(h, t, b, start, stop, state, s, const, v_out, s_out, i_out, a_out,
+                         reset, timing, syn, adapt, record, False)
         _final(state, s, start, stop, v_final[b], s_final[b], i_final[b], a_final[b], syn, adapt)
 
 
@@ -204,11 +221,20 @@ def _forward_recurrent(h, weight, alpha, alpha_syn, rho, adapt_strength, thresho
         z_final[b] = z
 
 
+def _is_default(reset, timing, alpha, alpha_syn, rho):
+    """The seed's LIF: reset to zero, delayed spike, no synapse, no adaptation, one alpha."""
+    return (reset == RESET_ZERO and timing == DELAYED and alpha_syn.shape[0] == 0 and rho.shape[0] == 0
+            and alpha.shape[0] == 1)
+
+
 def neuron_forward(h, recurrent_weight, alpha, alpha_syn, rho, adapt_strength, threshold, reset, timing,
                    v0, s0, i0, a0, z0, v_out, s_out, i_out, a_out, x_out,
                    v_final, s_final, i_final, a_final, z_final):
     """Forward pass of the neuron family (arguments in the module docstring)."""
-    if recurrent_weight.shape[0] == 0:
+    if recurrent_weight.shape[0] == 0 and _is_default(reset, timing, alpha, alpha_syn, rho):
+        _forward_default(h, alpha, alpha_syn, rho, adapt_strength, threshold, v0, s0, i0, a0, v_out, s_out,
+                         i_out, a_out, v_final, s_final, i_final, a_final, block_size(*h.shape[1:]))
+    elif recurrent_weight.shape[0] == 0:
         _forward_blocks(h, alpha, alpha_syn, rho, adapt_strength, threshold, reset, timing,
                         v0, s0, i0, a0, v_out, s_out, i_out, a_out, v_final, s_final, i_final, a_final,
                         block_size(*h.shape[1:]))
@@ -263,6 +289,28 @@ def _write_grads(acc, b, start, stop, grad_alpha, grad_alpha_syn, grad_threshold
 
 
 @njit(**PARALLEL_KERNEL)
+def _backward_default(x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength, threshold,
+                      v0, s0, surrogate, slope, grad_s, grad_v, grad_h, size):
+    """``_backward_blocks`` for the default model without trained constants, its options as
+    constants (a kernel of its own, as ``_forward_default``)."""
+    T, B, N = x.shape
+    has_grad_v = grad_v.shape[0] != 0
+    n_blocks = (N + size - 1) // size
+    for job in prange(B * n_blocks):
+        b, start, stop = _block(job, n_blocks, size, N)
+        carry = np.zeros((4, stop - start))
+        acc = np.zeros((3, stop - start))
+        const = _constants(alpha, alpha_syn, rho, adapt_strength, threshold[b], start, stop, False, False)
+        for t in range(T - 1, -1, -1):
+            if has_grad_v:
+                _block_grads(x, v_out, s_out, i_out, a_out, v0, s0, t, b, start, stop, const,
+                             (0, 0, False, False, surrogate, slope, False), grad_s, grad_v, grad_h, carry, acc, True)
+            else:  # grad_s stands in for the grad_v that is never read
+                _block_grads(x, v_out, s_out, i_out, a_out, v0, s0, t, b, start, stop, const,
+                             (0, 0, False, False, surrogate, slope, False), grad_s, grad_s, grad_h, carry, acc, False)
+
+
+@njit(**PARALLEL_KERNEL)
 def _backward_blocks(x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength, threshold,
                      reset, timing, v0, s0, surrogate, slope, grad_s, grad_v, grad_h,
                      grad_alpha, grad_alpha_syn, grad_threshold, size):
@@ -271,7 +319,6 @@ def _backward_blocks(x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt
     adapt = rho.shape[0] != 0
     has_grad_v = grad_v.shape[0] != 0
     learn = grad_alpha.shape[0] != 0 or grad_alpha_syn.shape[0] != 0 or grad_threshold.shape[0] != 0
-    default = reset == RESET_ZERO and timing == DELAYED and not syn and not adapt and not learn
     n_blocks = (N + size - 1) // size
     for job in prange(B * n_blocks):
         b, start, stop = _block(job, n_blocks, size, N)
@@ -279,16 +326,9 @@ def _backward_blocks(x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt
         acc = np.zeros((3, stop - start))
         const = _constants(alpha, alpha_syn, rho, adapt_strength, threshold[b], start, stop, syn, adapt)
         for t in range(T - 1, -1, -1):
-            if default and has_grad_v:
-                _block_grads(x, v_out, s_out, i_out, a_out, v0, s0, t, b, start, stop, const,
-                             (0, 0, False, False, surrogate, slope, False), grad_s, grad_v, grad_h, carry, acc, True)
-            elif default:  # grad_s stands in for the grad_v that is never read
-                _block_grads(x, v_out, s_out, i_out, a_out, v0, s0, t, b, start, stop, const,
-                             (0, 0, False, False, surrogate, slope, False), grad_s, grad_s, grad_h, carry, acc, False)
-            else:
-                _block_grads(x, v_out, s_out, i_out, a_out, v0, s0, t, b, start, stop, const,
-                             (reset, timing, syn, adapt, surrogate, slope, learn), grad_s,
-                             grad_v if has_grad_v else grad_s, grad_h, carry, acc, has_grad_v)
+            _block_grads(x, v_out, s_out, i_out, a_out, v0, s0, t, b, start, stop, const,
+                         (reset, timing, syn, adapt, surrogate, slope, learn), grad_s,
+                         grad_v if has_grad_v else grad_s, grad_h, carry, acc, has_grad_v)
         _write_grads(acc, b, start, stop, grad_alpha, grad_alpha_syn, grad_threshold)
 
 
@@ -334,7 +374,11 @@ def neuron_backward(x, recurrent_weight, v_out, s_out, i_out, a_out, alpha, alph
     state; ``grad_s``, ``grad_v`` [T, B, N]: dL/dz and dL/d(recorded membrane) (grad_v
     may have zero steps: zero). Writes ``grad_h`` and, where not of zero length, the
     per-(batch, neuron) ``grad_alpha``, ``grad_alpha_syn``, ``grad_threshold`` [B, N]."""
-    if recurrent_weight.shape[0] == 0:
+    wanted = grad_alpha.shape[0] + grad_alpha_syn.shape[0] + grad_threshold.shape[0]
+    if recurrent_weight.shape[0] == 0 and _is_default(reset, timing, alpha, alpha_syn, rho) and not wanted:
+        _backward_default(x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength, threshold,
+                          v0, s0, surrogate, slope, grad_s, grad_v, grad_h, block_size(*x.shape[1:]))
+    elif recurrent_weight.shape[0] == 0:
         _backward_blocks(x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength, threshold,
                          reset, timing, v0, s0, surrogate, slope, grad_s, grad_v, grad_h,
                          grad_alpha, grad_alpha_syn, grad_threshold, block_size(*x.shape[1:]))
