@@ -20,6 +20,20 @@ def check_output(parser, option, path):
         parser.error(f"{option} {path!r}: the folder {folder!r} is not writable")
 
 
+def check_outputs_and_device(args):
+    """The checks every training command runs first: ``--save`` and ``--plot`` can be
+    written (and matplotlib is there for ``--plot``), and ``--device`` exists."""
+    from .backend import get_backend
+    check_output(args.parser, "--save", args.save)
+    check_output(args.parser, "--plot", args.plot)
+    if args.plot:
+        require_pyplot()
+    try:
+        get_backend(args.device)
+    except (ImportError, RuntimeError) as exc:  # no numba-cuda, or no GPU
+        sys.exit(f"snnumba: {exc}")
+
+
 def require_pyplot():
     """Exit with the install hint when ``--plot`` is given without matplotlib."""
     try:

@@ -12,10 +12,10 @@ import time
 
 import numpy as np
 
-from ._cli_common import (_prepare_kernels, check_output, nonnegative_int, positive_float, positive_int,
-                          require_pyplot, plot_history)
+from ._cli_common import (_prepare_kernels, check_outputs_and_device, nonnegative_int, plot_history,
+                          positive_float, positive_int)
 from ._cli_common import kernel_cache_counts  # noqa: F401  (public here before it moved)
-from .backend import DEVICES, get_backend
+from .backend import DEVICES
 from .surrogate import SURROGATES
 from .nir_cli import add_nir_parser
 from .sweep_cli import add_sweep_parser
@@ -85,18 +85,6 @@ def build_parser():
 
 
 # --- checks before any work ---------------------------------------------------------------
-def _check_common(args):
-    p = args.parser
-    check_output(p, "--save", args.save)
-    check_output(p, "--plot", args.plot)
-    if args.plot:
-        require_pyplot()
-    try:
-        get_backend(args.device)
-    except (ImportError, RuntimeError) as exc:  # no numba-cuda, or no GPU
-        sys.exit(f"snnumba: {exc}")
-
-
 def _load_network(args, option, path):
     """The saved network, checked against the task; a usage error naming ``option`` if not."""
     from .network import Network
@@ -110,7 +98,7 @@ def _load_network(args, option, path):
 
 
 def _check_training(args):
-    _check_common(args)
+    check_outputs_and_device(args)
     if args.load is None:
         for name, default in ARCHITECTURE.items():
             if getattr(args, name) is None:
@@ -129,7 +117,7 @@ def _check_training(args):
 
 
 def _check_evaluation(args):
-    _check_common(args)
+    check_outputs_and_device(args)
     args.network = _load_network(args, "NET.npz", args.path)
 
 

@@ -6,9 +6,9 @@ import argparse
 import json
 import sys
 
-from ._cli_common import (_prepare_kernels, check_output, nonnegative_int, plot_history, positive_float,
-                          positive_int, require_pyplot)
-from .backend import DEVICES, get_backend
+from ._cli_common import (_prepare_kernels, check_outputs_and_device, nonnegative_int, plot_history,
+                          positive_float, positive_int)
+from .backend import DEVICES
 from .surrogate import SURROGATES
 
 
@@ -103,17 +103,6 @@ def add_temporal_parsers(sub):
 
 
 # --- checks before any work -------------------------------------------------------------
-def _check_outputs(args):
-    check_output(args.parser, "--save", args.save)
-    check_output(args.parser, "--plot", args.plot)
-    if args.plot:
-        require_pyplot()
-    try:
-        get_backend(args.device)
-    except (ImportError, RuntimeError) as exc:  # no numba-cuda, or no GPU
-        sys.exit(f"snnumba: {exc}")
-
-
 def _config(args, task):
     """The task's ``run`` configuration from the parsed arguments."""
     config = {key: getattr(args, key) for key in task.RUN_DEFAULTS if hasattr(args, key)}
@@ -123,7 +112,7 @@ def _config(args, task):
 
 def _check_shd(args):
     from .tasks import shd
-    _check_outputs(args)
+    check_outputs_and_device(args)
     args.config = _config(args, shd)
     try:  # opens the files and checks their layout; reads no spikes yet
         args.data_sets = shd.make_data(args.data, args.dataset, args.dt, args.max_time, args.val_fraction,
@@ -141,7 +130,7 @@ def _check_shd(args):
 
 def _check_randman(args):
     from .tasks import randman
-    _check_outputs(args)
+    check_outputs_and_device(args)
     args.config = _config(args, randman)
     if args.n_classes < 2:
         args.parser.error("--classes must be >= 2")
