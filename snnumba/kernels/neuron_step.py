@@ -20,6 +20,8 @@ The equations (``snnumba.neurons`` states them for users; ``x = h + r`` is the i
 with ``H(x) = 1 if x > 0 else 0``. The recorded membrane is the one tested against theta:
 v (DELAYED), u (SAME_STEP), m (LATE_RESET).
 """
+import types
+
 import numpy as np
 
 from .scalar import surrogate_grad  # noqa: F401  (bound to the compiled helper in each twin)
@@ -162,3 +164,19 @@ def neuron_grad_at(x, v_out, s_out, i_out, a_out, v0, s0, t, b, n, alpha, alpha_
     i = np.float64(i_out[t, b, n]) if syn else 0.0
     return neuron_step_grad(x[t, b, n], v, s, i, a, s_out[t, b, n], theta, sg, alpha, alpha_syn, rho, beta,
                             reset, timing, syn, adapt, gz, gm, gv, gs, gi, ga)
+
+
+def compiled(compile_fn, compiled_surrogate_grad):
+    """``(neuron_step, neuron_grad_at)`` compiled by ``compile_fn`` (Numba's inline ``njit`` or
+    a CUDA device function), with their calls to the helpers above bound to the helpers'
+    compiled versions and to the target's ``surrogate_grad``: one place for both twins."""
+    def bind(fn, **helpers):
+        bound = types.FunctionType(fn.__code__, dict(fn.__globals__, **helpers), fn.__name__, fn.__defaults__)
+        return compile_fn(bound)
+    theta = bind(effective_threshold)
+    reset = bind(reset_membrane)
+    step = bind(neuron_step, effective_threshold=theta, reset_membrane=reset)
+    step_grad = bind(neuron_step_grad)
+    grad_at = bind(neuron_grad_at, effective_threshold=theta, reset_membrane=reset,
+                   surrogate_grad=compiled_surrogate_grad, neuron_step_grad=step_grad)
+    return step, grad_at

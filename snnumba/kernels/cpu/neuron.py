@@ -34,8 +34,6 @@ recurrent item is a whole batch row (its neurons read each other's spikes every 
 Each item writes only its own elements, so results do not depend on the thread count.
 The backward pass accumulates in float64.
 """
-import types
-
 import numpy as np
 from numba import njit, prange
 
@@ -44,18 +42,7 @@ from ._compile import PARALLEL_KERNEL, surrogate_grad
 from .lif import _block, block_size
 
 
-def _bind(fn, **helpers):
-    """``fn`` compiled inline, with its calls to the shared helpers bound to ``helpers``."""
-    bound = types.FunctionType(fn.__code__, dict(fn.__globals__, **helpers), fn.__name__, fn.__defaults__)
-    return njit(inline="always", cache=True)(bound)
-
-
-_theta = _bind(_ns.effective_threshold)
-_reset_membrane = _bind(_ns.reset_membrane)
-_step = _bind(_ns.neuron_step, effective_threshold=_theta, reset_membrane=_reset_membrane)
-_step_grad = _bind(_ns.neuron_step_grad)
-_grad_at = _bind(_ns.neuron_grad_at, effective_threshold=_theta, reset_membrane=_reset_membrane,
-                 surrogate_grad=surrogate_grad, neuron_step_grad=_step_grad)
+_step, _grad_at = _ns.compiled(njit(inline="always", cache=True), surrogate_grad)
 
 RESET_ZERO, DELAYED = _ns.RESET_ZERO, _ns.DELAYED
 

@@ -7,26 +7,13 @@ layers: one block per batch row, its threads over the neurons, one barrier per s
 state lives in ``*_final`` (the working copy) and the spikes of step t-1 are read back
 from ``s_out`` (``z0`` at t = 0), so a row of any width fits one block.
 """
-import types
-
 from numba import cuda
 
 from .. import neuron_step as _ns
 from ._launch import config, grid, surrogate_grad
 
 
-def _bind(fn, **helpers):
-    """``fn`` as a device function, with its calls to the shared helpers bound to ``helpers``."""
-    bound = types.FunctionType(fn.__code__, dict(fn.__globals__, **helpers), fn.__name__, fn.__defaults__)
-    return cuda.jit(device=True)(bound)
-
-
-_theta = _bind(_ns.effective_threshold)
-_reset_membrane = _bind(_ns.reset_membrane)
-_step = _bind(_ns.neuron_step, effective_threshold=_theta, reset_membrane=_reset_membrane)
-_step_grad = _bind(_ns.neuron_step_grad)
-_grad_at = _bind(_ns.neuron_grad_at, effective_threshold=_theta, reset_membrane=_reset_membrane,
-                 surrogate_grad=surrogate_grad, neuron_step_grad=_step_grad)
+_step, _grad_at = _ns.compiled(cuda.jit(device=True), surrogate_grad)
 
 
 @cuda.jit(device=True)
