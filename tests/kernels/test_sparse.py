@@ -351,3 +351,17 @@ def test_dense_on_cuda_equals_cpu(gpu, spike_dtype):
         outs.append([h, gx] + [be.to_host(layer.grads[k]) for k in ("weight", "bias")])
     for a, b in zip(*outs):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+
+
+def test_weight_gradient_strategy_follows_the_copies_budget(monkeypatch):
+    """Row chunks while their 16 copies of grad_w fit CHUNK_COPIES_BYTES, column blocks
+    beyond (16 copies of a 1100 x 1000 float32 weight would take 70 MB)."""
+    calls = []
+    for name in ("_row_chunk_weight_grad", "_column_block_weight_grad"):
+        monkeypatch.setattr(sparse, name, lambda *args, name=name: calls.append(name))
+    x = spikes(np.random.default_rng(0), (4, 1100), 0.1)
+    _, offsets, indices = build_index(x)
+    for n_out, expected in ((10, "_row_chunk_weight_grad"), (1000, "_column_block_weight_grad")):
+        cpu.spike_weight_grad(offsets, indices, np.ones((4, n_out), np.float32), np.zeros((1100, n_out), np.float32))
+        assert calls[-1] == expected
+    assert sparse.ROW_CHUNKS * 1100 * 10 * 4 <= sparse.CHUNK_COPIES_BYTES < sparse.ROW_CHUNKS * 1100 * 1000 * 4
