@@ -128,3 +128,17 @@ def plot_history(path, history, confusion, extent=(-90, 90, -90, 90), axis="IPD 
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def write_outputs(args, net, summary, history, confusion, log, **plot_options):
+    """What every training command does last: ``--save`` the network, ``--plot`` the history
+    and confusion matrix (``plot_options`` go to ``plot_history``), ``--json`` the summary."""
+    import json
+    if args.save:
+        net.save(args.save)
+        print(f"saved network to {args.save}", file=log)
+    if args.plot:
+        plot_history(args.plot, history, confusion, **plot_options)
+        print(f"saved plot to {args.plot}", file=log)
+    if args.json:
+        print(json.dumps(summary))

@@ -12,8 +12,8 @@ import time
 
 import numpy as np
 
-from ._cli_common import (_prepare_kernels, check_outputs_and_device, nonnegative_int, plot_history,
-                          positive_float, positive_int)
+from ._cli_common import (_prepare_kernels, check_outputs_and_device, nonnegative_int,
+                          positive_float, positive_int, write_outputs)
 from ._cli_common import kernel_cache_counts  # noqa: F401  (public here before it moved)
 from .backend import DEVICES
 from .surrogate import SURROGATES
@@ -178,14 +178,7 @@ def run_sound_localization(args):
     }
     print(f"wall time: {train_seconds:.1f} s training ({summary['epoch_seconds_median'] * 1e3:.0f} ms/epoch median), "
           f"{compile_seconds:.1f} s compiling/loading kernels", file=log)
-    if args.save:
-        net.save(args.save)
-        print(f"saved network to {args.save}", file=log)
-    if args.plot:
-        plot_history(args.plot, history, te["confusion"])
-        print(f"saved plot to {args.plot}", file=log)
-    if args.json:
-        print(json.dumps(summary))
+    write_outputs(args, net, summary, history, te["confusion"], log)
     return 0
 
 

@@ -3,11 +3,10 @@ feed-forward) current-based LIF network (``tasks.temporal``) on SHD/SSC files or
 synthetic random-manifold task, with the flagship's flags, progress bar, ``--json``,
 ``--save`` and ``--plot``. Every argument is checked before any work starts."""
 import argparse
-import json
 import sys
 
-from ._cli_common import (_prepare_kernels, check_outputs_and_device, nonnegative_int, plot_history,
-                          positive_float, positive_int)
+from ._cli_common import (_prepare_kernels, check_outputs_and_device, nonnegative_int,
+                          positive_float, positive_int, write_outputs)
 from .backend import DEVICES
 from .surrogate import SURROGATES
 
@@ -165,13 +164,6 @@ def run_temporal(args):
     print(f"test accuracy:  {summary['test_accuracy']:.1f}%", file=log)
     print(f"wall time: {summary['train_seconds']:.1f} s training ({summary['epoch_seconds_median'] * 1e3:.0f} "
           f"ms/epoch median), {compile_seconds:.1f} s compiling/loading kernels", file=log)
-    if args.save:
-        net.save(args.save)
-        print(f"saved network to {args.save}", file=log)
-    if args.plot:
-        plot_history(args.plot, history, te["confusion"], extent=None, axis="class")
-        print(f"saved plot to {args.plot}", file=log)
-    if args.json:
-        print(json.dumps(summary))
+    write_outputs(args, net, summary, history, te["confusion"], log, extent=None, axis="class")
     return 0
 
