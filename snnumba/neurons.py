@@ -135,12 +135,24 @@ class _Membrane(Layer):
         return self._trace
 
     def _input(self, h):
+        """``h`` on this layer's device, in its dtype. Its finiteness is not scanned here
+        (a pass over 10^8 values took as long as the kernel): ``_check_final`` finds it."""
         if self.backend.is_device_array(h):
             return self.backend.asarray(h, self.dtype)
-        h = check_array("h", h, ndim=3)
+        h = check_array("h", h, ndim=3, finite=False)
         if 0 in h.shape:
             raise ValueError(f"'h' must have at least one step, sample and neuron, got {h.shape}")
         return self.backend.asarray(h, self.dtype)
+
+    def _check_final(self, *final):
+        """Raise for a NaN or inf in the input, found in the final state ``[B, N]`` arrays:
+        a non-finite input makes the membrane (and the synaptic current) non-finite, and
+        from a non-finite value ``alpha * v + h`` and every reset stay non-finite
+        (``alpha >= 0``; ``0 * inf`` is NaN). A finite input so large that the membrane
+        overflowed is refused too."""
+        if not all(np.isfinite(self.backend.to_host(f)).all() for f in final):
+            raise ValueError("'h' contains NaN or infinite values (or values so large that the membrane "
+                             "overflowed)")
 
 
 def _decay(name, tau, dt, decay):
@@ -411,6 +423,7 @@ class LIF(_Membrane):
         weight = self._recurrent_weight()
         be.neuron_forward(h, weight, alpha, alpha_syn, rho, strength, threshold, RESETS.index(self.reset_mode),
                           TIMINGS.index(self.spike_timing), *start, v, s, i, a, x, *final)
+        self._check_final(final[0], *final[2:3] if syn else ())
         present = dict(v=True, s=True, i=syn, a=adapt, z=self._recurrent)
         self.state = {k: f if present[k] else None for k, f in zip("vsiaz", final)}
         self._membrane = v if record_v else None
@@ -576,6 +589,7 @@ class LeakyReadout(_Membrane):
         v = be.empty((T, B, N), self.dtype)
         v_final = be.empty((B, N), self.dtype)
         be.readout_forward(h, self.alpha, v0, v, v_final)
+        self._check_final(v_final)
         self.state = (v_final, None)
         self._record(tuple(h.shape))  # the backward pass needs only the shape
         return v

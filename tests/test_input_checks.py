@@ -20,6 +20,43 @@ BAD_GRADS = [(np.nan, ValueError, "contains NaN"), (np.inf, ValueError, "contain
 
 
 # --- item 3: non-finite values ------------------------------------------------------------
+# Every neuron model: its input's finiteness is read from the final state, not scanned
+NEURON_LAYERS = {
+    "LIF": lambda: snn.LIF(),
+    "LIF same step, subtract": lambda: snn.LIF(reset="subtract", spike_timing="same_step"),
+    "LIF late reset, no reset": lambda: snn.LIF(reset="none", spike_timing="same_step_late_reset"),
+    "CUBA adaptive": lambda: snn.LIF(tau_syn=2e-3, tau_adapt=5e-3, adapt_strength=0.5),
+    "LIF euler, alpha = 0": lambda: snn.LIF(tau=1e-3, decay="euler"),
+    "IF": lambda: snn.IF(),
+    "RecurrentLIF": lambda: snn.RecurrentLIF(3, tau_syn=2e-3, rng=0),
+    "LeakyReadout": lambda: snn.LeakyReadout(),
+}
+
+
+@pytest.mark.parametrize("layer", NEURON_LAYERS)
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("step", [0, 3, -1])
+@pytest.mark.parametrize("training", [True, False])
+def test_neuron_layers_refuse_non_finite_input(layer, value, step, training):
+    h = np.full((6, 2, 3), 0.7)
+    h[step, 1, 2] = value
+    lay = NEURON_LAYERS[layer]()
+    lay.train(training)
+    with pytest.raises(ValueError, match="'h' contains NaN or infinite"):
+        lay.forward(h)
+    assert lay.state is None  # nothing of the bad pass was kept
+    h[step, 1, 2] = 0.7
+    lay.forward(h)             # the same layer runs on finite input
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_neuron_layer_refuses_an_overflowing_membrane(dtype):
+    big = np.finfo(dtype).max
+    h = np.full((4, 1, 2), big, dtype)
+    with pytest.raises(ValueError, match="membrane overflowed"):
+        snn.LIF(reset="none", dtype=dtype).forward(h)
+
+
 @pytest.mark.parametrize("value,exc,match", BAD_GRADS)
 def test_backward_rejects_bad_grad_out(value, exc, match):
     n = net()
