@@ -10,6 +10,7 @@ import numpy as np
 from ._threads import compute_threads
 from ._validation import FLOAT_DTYPES, check_array, check_choice, check_int, check_positive
 from .backend import get_backend
+from .kernels.cpu import mark_steps
 
 KERNELS = ("linear", "polynomial", "sigmoid", "gaussian")
 SIMILARITY_LOSSES = ("mse", "l1", "bce")
@@ -81,16 +82,10 @@ def spike_cluster(v, v_threshold, T_in, device="cpu"):
     # one rises above v_min, else step 0 if v itself never does, else no step
     v_min = bottom.min()
     k_pos = np.where(best > v_min, be.to_host(k_pos), np.where(top == v_min, 0, -1))
-    return be.to_host(n_o), _steps_to_mask(k_pos, T), _steps_to_mask(be.to_host(k_neg), T)
-
-
-def _steps_to_mask(steps, T):
-    """[T, N] bool mask, True at (steps[n], n) where steps[n] >= 0."""
-    N = steps.size
-    mask = np.zeros(T * N, np.bool_)
-    cols = np.flatnonzero(steps >= 0)
-    mask[steps[cols] * N + cols] = True  # flat indices: faster than a 2-D fancy index
-    return mask.reshape(T, N)
+    positive, negative = np.zeros((T, N), np.bool_), np.zeros((T, N), np.bool_)
+    mark_steps(k_pos, positive)
+    mark_steps(be.to_host(k_neg), negative)
+    return be.to_host(n_o), positive, negative
 
 
 def first_spike_index(spikes, device="cpu"):

@@ -149,6 +149,24 @@ def test_spike_cluster_parallel_equals_serial():
         np.testing.assert_array_equal(a, b)
 
 
+def naive_steps_to_mask(steps, T):
+    """[T, N] bool, True at (steps[n], n) where steps[n] >= 0."""
+    mask = np.zeros((T, steps.size), bool)
+    for n, t in enumerate(steps):
+        if t >= 0:
+            mask[t, n] = True
+    return mask
+
+
+@given(T=st.integers(1, 40), N=st.integers(1, 300), seed=st.integers(0, 2**31 - 1))
+def test_mark_steps_equals_numpy(T, N, seed):
+    """spike_cluster's [T, N] outputs from its steps (-1: none)."""
+    steps = np.random.default_rng(seed).integers(-1, T, N)
+    mask = np.zeros((T, N), bool)
+    cpu_kernels.mark_steps(steps, mask)
+    np.testing.assert_array_equal(mask, naive_steps_to_mask(steps, T))
+
+
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
 @pytest.mark.parametrize("where", [(0, 0), (5, 300), (10, 599), (7, 1)])
 def test_spike_cluster_rejects_non_finite_anywhere(value, where):

@@ -11,6 +11,7 @@ with caching_into_kernel_cache_dir():
     from .delay import delayed_input_grad, delayed_matmul, delayed_weight_grad
     from .classify import max_rate_regress, max_rate_update, spike_time_mean, time_mean
     from .cluster import first_spike_index, spike_cluster
+    from .cluster import mark_steps  # host-side: no twin, the steps come back to the host
     from .cells import bernoulli_error_cell, gaussian_error_cell
     from .sparse import spike_matmul, spike_row_counts, spike_row_indices, spike_weight_grad
 
