@@ -121,9 +121,9 @@ def spike_events(be, x2d, max_density=None):
     offsets = np.zeros(x2d.shape[0] + 1, np.int64)
     np.cumsum(counts, out=offsets[1:])
     offsets = be.asarray(offsets)
-    indices = be.empty(n_spikes, np.int32)
+    indices = be.empty(n_spikes + 1, np.int32)  # + 1: the spare slot of the CPU kernel
     be.spike_row_indices(x2d, offsets, indices)
-    return offsets, indices
+    return offsets, indices[:n_spikes]
 
 
 class Dense(Layer):

@@ -41,14 +41,15 @@ def spikes(rng, shape, density):
     return (rng.random(shape) < density).astype(np.uint8)
 
 
-def build_index(x):
-    """The kernels' CSR of uint8 x[R, N], as Dense builds it."""
+def build_index(x, spare=True):
+    """The kernels' CSR of uint8 x[R, N], as Dense builds it (with the spare slot that lets
+    dense rows be listed without branches) or without it (every row with the branch)."""
     counts = np.empty(x.shape[0], np.int64)
     cpu.spike_row_counts(x, counts)
     offsets = np.concatenate([[0], np.cumsum(counts)])
-    indices = np.empty(offsets[-1], np.int32)
+    indices = np.empty(offsets[-1] + spare, np.int32)
     cpu.spike_row_indices(x, offsets, indices)
-    return counts, offsets, indices
+    return counts, offsets, indices[:offsets[-1]]
 
 
 def tolerance(dtype):
@@ -60,20 +61,23 @@ DENSITIES = st.sampled_from([0.0, 0.01, 0.5, 1.0]) | st.floats(0.0, 1.0)
 SIZES = st.tuples(st.integers(1, 40), st.integers(1, 70), st.integers(1, 70))
 
 
-@given(SIZES, DENSITIES, st.sampled_from([np.float32, np.float64]), st.integers(0, 2**32 - 1), st.booleans())
-@example((3, 5, 4), 0.0, np.float64, 0, False)     # no spike at all
-@example((3, 5, 4), 1.0, np.float32, 0, True)      # every input fires
-@example((1, 1, 1), 1.0, np.float64, 0, False)
-@example((40, 3, 2), 1.0, np.float64, 0, False)    # more rows than row chunks
-def test_kernels_equal_dense_reference(sizes, density, dtype, seed, column_blocks):
-    """Both weight-gradient strategies (row chunks with copies, column blocks) are drawn."""
+@given(SIZES, DENSITIES, st.sampled_from([np.float32, np.float64]), st.integers(0, 2**32 - 1), st.booleans(),
+       st.booleans())
+@example((3, 5, 4), 0.0, np.float64, 0, False, True)     # no spike at all
+@example((3, 5, 4), 1.0, np.float32, 0, True, True)      # every input fires
+@example((1, 1, 1), 1.0, np.float64, 0, False, False)
+@example((40, 3, 2), 1.0, np.float64, 0, False, True)    # more rows than row chunks
+@example((6, 64, 2), 0.1, np.float64, 3, False, True)    # dense and sparse rows side by side
+def test_kernels_equal_dense_reference(sizes, density, dtype, seed, column_blocks, spare):
+    """Both weight-gradient strategies (row chunks with copies, column blocks) are drawn, and
+    the index with and without the spare slot that branch-free dense rows write into."""
     R, N, J = sizes
     rng = np.random.default_rng(seed)
     x = spikes(rng, (R, N), density)
     w = rng.normal(size=(N, J)).astype(dtype)
     bias = rng.normal(size=J).astype(dtype)
     g = rng.normal(size=(R, J)).astype(dtype)
-    counts, offsets, indices = build_index(x)
+    counts, offsets, indices = build_index(x, spare)
     np.testing.assert_array_equal(counts, naive_counts(x))
     ref_offsets, ref_indices = naive_csr(x)
     np.testing.assert_array_equal(offsets, ref_offsets)

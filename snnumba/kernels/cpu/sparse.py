@@ -49,16 +49,37 @@ def spike_row_counts(x, counts):
         counts[r] = c if largest <= 1 else -1
 
 
+#: A row with more than 1 / DENSE_ROW of its entries set is listed without branches (a
+#: spare slot at the end of ``indices`` needed): at 22-28 % density 3x faster, at 2-5 % no
+#: faster than the branch, which the predictor then gets right.
+DENSE_ROW = 16
+
+
 @njit(**PARALLEL_KERNEL)
 def spike_row_indices(x, offsets, indices):
-    """indices[offsets[r]:offsets[r + 1]] = the non-zero columns of x[r, :], increasing."""
+    """indices[offsets[r]:offsets[r + 1]] = the non-zero columns of x[r, :], increasing.
+
+    ``indices`` may have one spare slot after ``offsets[R]``; dense rows then write every
+    column and advance by the 0/1 spike, sending the writes after their last spike to the
+    spare slot (the branch on each spike is mispredicted about as often as it is taken).
+    """
     R, N = x.shape
+    spare = indices.shape[0] - 1
+    # rows with more spikes than this are dense (never, without the spare slot)
+    dense_row = N // DENSE_ROW if spare >= offsets[R] else N
     for r in prange(R):
         k = offsets[r]
-        for i in range(N):
-            if x[r, i] != 0:
-                indices[k] = i
-                k += 1
+        end = offsets[r + 1]
+        if end - k > dense_row:
+            row = x[r]
+            for i in range(N):
+                indices[k if k < end else spare] = i
+                k += row[i]
+        else:
+            for i in range(N):
+                if x[r, i] != 0:
+                    indices[k] = i
+                    k += 1
 
 
 @njit(**PARALLEL_KERNEL)
