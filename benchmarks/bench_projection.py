@@ -11,8 +11,9 @@ and the crossover: the lowest density at which the dense path is as fast as the 
 path (forward + weight gradient). ``EVENT_DENSITY_THRESHOLD`` should be set just below
 the crossover of the shapes that matter, measured on a quiet machine.
 
-Shapes: the issue's big step ``T*B = 64000, 1000 -> 1000`` and the flagship's first
-projection ``T*B = 6400, 200 -> 30``. ``--quick`` runs a tenth of the rows, three
+Shapes: the issue's big step ``T*B = 64000, 1000 -> 1000`` and its readout projection
+``1000 -> 10``, the flagship's first projection ``T*B = 6400, 200 -> 30`` and the recurrent
+step's readout projection ``T*B = 25600, 256 -> 20``. ``--quick`` runs a tenth of the rows, three
 densities and one repeat (a check that the script runs, not a measurement).
 
 Run: ``python benchmarks/bench_projection.py [--repeats 5] [--quick]``.
@@ -32,8 +33,8 @@ from _timing import median_time  # noqa: E402  (beside this script)
 import snnumba as snn  # noqa: E402
 from snnumba import _threads, layers  # noqa: E402
 
-SHAPES = ((64000, 1000, 1000), (6400, 200, 30))
-DENSITIES = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
+SHAPES = ((64000, 1000, 1000), (6400, 200, 30), (64000, 1000, 10), (25600, 256, 20))
+DENSITIES = (0.005, 0.01, 0.02, 0.05, 0.08, 0.1, 0.2, 0.3, 0.5)
 ALWAYS = {"event": 2.0, "dense": 0.0}  # thresholds that force each path
 
 

@@ -17,12 +17,12 @@ SPIKE_DTYPES = (np.dtype(np.bool_), np.dtype(np.uint8))
 
 #: A bool/uint8 input whose fraction of non-zero entries is below this takes the
 #: event-driven projection (the weight rows of the inputs that fired), otherwise the dense
-#: BLAS product on one float copy. Measured with benchmarks/bench_projection.py on a quiet
-#: 2-core machine (forward + weight gradient together): events and BLAS break even between
-#: 20 and 30 % for 64000 rows of 1000 -> 1000 (6.4x faster at 5 %, 14x at 2 %), but near
-#: 4 % for 6400 rows of 200 -> 30, where short output rows make the event weight gradient
-#: slow. One threshold for all sizes, at the narrow layers' break-even.
-EVENT_DENSITY_THRESHOLD = 0.05
+#: BLAS product on one float copy. Measured with benchmarks/bench_projection.py on the
+#: 2-core machine (forward + weight gradient): events are faster up to 10-20 % for 6400
+#: rows of 200 -> 30 (1.27x at 10 %, 0.70x at 20 %) and 64000 rows of 1000 -> 1000 (5x at
+#: 2 %), up to 20-30 % for 64000 rows of 1000 -> 10 and 30-50 % for 25600 rows of 256 -> 20.
+#: One threshold for all sizes, at the narrowest layers' break-even.
+EVENT_DENSITY_THRESHOLD = 0.15
 
 
 class Layer:
@@ -274,15 +274,19 @@ class Dense(Layer):
         if tuple(g.shape) != (T, B, self.n_out):
             raise ValueError(f"'grad_out' must have shape {(T, B, self.n_out)}, got {tuple(g.shape)}")
         g2d = g.reshape(T * B, self.n_out)
-        g_w = be.zeros((self.n_in, self.n_out), self.dtype) if self.dales_law else self.grads["weight"]
+        # the kernels add row by row: they get a zeroed array, and its sum is added in one go,
+        # so that a second backward call adds exactly what the first did
+        g_w = be.zeros((self.n_in, self.n_out), self.dtype)
         if "delay" in self.buffers:
             be.delayed_weight_grad(self._x, g, *self._delay_steps, g_w)
         elif self._events is not None:
             be.spike_weight_grad(*self._events, g2d, g_w)
         else:
-            be.matmul(self._x.reshape(T * B, self.n_in), g2d, g_w, trans_a=True, accumulate=True)
+            be.matmul(self._x.reshape(T * B, self.n_in), g2d, g_w, trans_a=True)
         if self.dales_law:
             be.dale_grad(self.params["weight"], self.buffers["sign"], g_w, self.grads["weight"])
+        else:
+            be.add_inplace(self.grads["weight"], g_w)
         if self.has_bias:
             be.column_sum(g2d, self.grads["bias"])
         if not need_input_grad:

@@ -551,7 +551,7 @@ class RecurrentLIF(LIF):
         spikes shifted by one step."""
         be = self.backend
         T, B, N = s.shape
-        g = self.grads["recurrent_weight"]
+        g = be.zeros((N, N), self.dtype)  # added in one go, as Dense's weight gradient
         if T > 1:
             prev = s[:T - 1].reshape((T - 1) * B, N)
             be.spike_weight_grad(*spike_events(be, prev), grad_h[1:].reshape((T - 1) * B, N), g)
@@ -560,6 +560,7 @@ class RecurrentLIF(LIF):
             host = be.to_host(g).copy()
             np.fill_diagonal(host, 0.0)
             be.copy_into(g, host)
+        be.add_inplace(self.grads["recurrent_weight"], g)
 
 
 class LeakyReadout(_Membrane):
