@@ -50,7 +50,7 @@ def spike_row_counts(x, counts):
 
 
 #: A row with more than 1 / DENSE_ROW of its entries set is listed without branches (a
-#: spare slot at the end of ``indices`` needed): at 22-28 % density 3x faster, at 2-5 % no
+#: spare slot at the end of ``indices`` needed): at 22-28 % density 2-2.5x faster, at 2-5 % no
 #: faster than the branch, which the predictor then gets right.
 DENSE_ROW = 16
 
