@@ -74,8 +74,13 @@ def check_array(name, x, ndim=None, dtype=None, finite=True):
         arr = np.asarray(arr, dtype=dtype)
         if not arr.flags.c_contiguous:
             arr = np.ascontiguousarray(arr)
-    # NaN and inf survive a sum, so a finite sum proves the array finite; the exact scan
-    # runs only to rule out a sum that merely overflowed
-    if finite and arr.dtype.kind == "f" and not np.isfinite(arr.sum()) and not np.isfinite(arr).all():
+    if finite and arr.dtype.kind == "f" and not all_finite(arr):
         raise ValueError(f"'{name}' contains NaN or infinite values")
     return arr
+
+
+def all_finite(arr):
+    """True when the float array ``arr`` holds no NaN or inf."""
+    # NaN and inf survive a sum, so a finite sum proves the array finite; the exact scan
+    # runs only to rule out a sum that merely overflowed
+    return bool(np.isfinite(arr.sum()) or np.isfinite(arr).all())

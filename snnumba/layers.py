@@ -8,8 +8,8 @@ device arrays on the GPU) that a user can read and write.
 """
 import numpy as np
 
-from ._validation import (check_array, check_choice, check_float_dtype, check_int, check_nonnegative,
-                          check_positive)
+from ._validation import (all_finite, check_array, check_choice, check_float_dtype, check_int,
+                          check_nonnegative, check_positive)
 from .backend import get_backend
 
 #: Input dtypes read as spikes (0/1 events) rather than currents.
@@ -79,17 +79,18 @@ class Layer:
     def config(self):
         raise NotImplementedError
 
-    def _check_input(self, x, n_features, name="x", spikes=False):
+    def _check_input(self, x, n_features, name="x", spikes=False, finite=True):
         """Validate a [T, B, n_features] input and bring it to this layer's device/dtype.
 
         With ``spikes=True`` a bool or uint8 input stays uint8 (bool is viewed as uint8,
-        not copied); anything else becomes this layer's float dtype.
+        not copied); anything else becomes this layer's float dtype. ``finite=False``
+        leaves NaN/inf to the caller.
         """
         if self.backend.is_device_array(x):
             if len(x.shape) != 3 or x.shape[2] != n_features:
                 raise ValueError(f"'{name}' must have shape [T, B, {n_features}], got {tuple(x.shape)}")
         else:
-            x = check_array(name, x, ndim=3)
+            x = check_array(name, x, ndim=3, finite=finite)
             if x.shape[2] != n_features:
                 raise ValueError(f"'{name}' must have shape [T, B, {n_features}], got {x.shape}")
             if x.shape[0] == 0 or x.shape[1] == 0:
@@ -240,7 +241,12 @@ class Dense(Layer):
         return spike_events(self.backend, x2d, EVENT_DENSITY_THRESHOLD)
 
     def forward(self, x, continue_state=False):
-        x = self._check_input(x, self.n_in, spikes=True)
+        # A float input projected without delays is checked for NaN/inf through its product,
+        # when that is smaller: every input element reaches every output of its row (NaN * w
+        # and inf * 0 are NaN). Delays can carry an input past the last step: checked there.
+        check_product = ("delay" not in self.buffers and self.n_out < self.n_in and self.backend.name == "cpu"
+                         and getattr(x, "dtype", None) is not None and x.dtype.kind == "f")
+        x = self._check_input(x, self.n_in, spikes=True, finite=not check_product)
         T, B, _ = x.shape
         be = self.backend
         self.reset()
@@ -260,6 +266,9 @@ class Dense(Layer):
         else:
             x = be.asarray(x, self.dtype)  # the one float copy of spikes too dense for events
             be.matmul(x.reshape(T * B, self.n_in), self.effective_weight(), h2d)
+            if check_product and not all_finite(h2d):
+                raise ValueError("'x' contains NaN or infinite values (or values so large that the product "
+                                 "overflowed)")
         if self.has_bias:
             be.add_bias(h2d, self.params["bias"])
         self._x = x

@@ -49,6 +49,33 @@ def test_neuron_layers_refuse_non_finite_input(layer, value, step, training):
     lay.forward(h)             # the same layer runs on finite input
 
 
+@pytest.mark.parametrize("sizes", [(7, 2), (2, 7)], ids=["narrowing: product checked", "widening: input checked"])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", [(0, 0, 0), (-1, -1, -1), (2, 1, 3)])
+@pytest.mark.parametrize("delay", [False, True])
+def test_dense_refuses_non_finite_float_input(sizes, value, where, delay):
+    """Wherever the bad value sits (also in the last step, which a delay would carry past
+    the end), Dense refuses it, before or after its product, and names 'x'."""
+    n_in, n_out = sizes
+    x = np.full((4, 2, n_in), 0.5)
+    x[where[0], where[1], where[2] % n_in] = value
+    layer = snn.Dense(n_in, n_out, rng=0, **(dict(delay=2e-3) if delay else {}))
+    with pytest.raises(ValueError, match="'x' contains NaN or infinite"):
+        layer.forward(x)
+    x[where[0], where[1], where[2] % n_in] = 0.5
+    layer.forward(x)
+
+
+def test_dense_zero_weights_still_find_non_finite_input():
+    """inf * 0 is NaN: a zero weight row does not hide a bad input from the product check."""
+    layer = snn.Dense(5, 2, rng=0)
+    layer.params["weight"][:] = 0
+    x = np.zeros((3, 1, 5))
+    x[1, 0, 2] = np.inf
+    with pytest.raises(ValueError, match="'x' contains NaN or infinite"):
+        layer.forward(x)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_neuron_layer_refuses_an_overflowing_membrane(dtype):
     big = np.finfo(dtype).max
