@@ -52,6 +52,24 @@ def build_index(x, spare=True):
     return counts, offsets, indices[:offsets[-1]]
 
 
+@pytest.mark.parametrize("N", [16, 64, 100])
+def test_rows_with_more_than_one_in_dense_row_set_are_listed_without_branches(N):
+    """The branch-free listing writes a column after the row's last spike into the spare
+    slot: its trace. It is taken exactly for rows with more than N // DENSE_ROW spikes, and
+    only when the spare slot is there (the speed rests on it, the result does not)."""
+    most_sparse = N // sparse.DENSE_ROW
+    for n_spikes, dense in ((most_sparse, False), (most_sparse + 1, True)):
+        x = np.zeros((1, N), np.uint8)
+        x[0, :n_spikes] = 1                      # the last column stays 0: written after the last spike
+        offsets = np.array([0, n_spikes])
+        for spare in (True, False):
+            indices = np.full(n_spikes + spare, -7, np.int32)
+            cpu.spike_row_indices(x, offsets, indices)
+            np.testing.assert_array_equal(indices[:n_spikes], np.arange(n_spikes))
+            if spare:
+                assert (indices[-1] == N - 1) == dense, (n_spikes, indices[-1])
+
+
 def tolerance(dtype):
     return dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
 
