@@ -267,6 +267,7 @@ class Dense(Layer):
             x = be.asarray(x, self.dtype)  # the one float copy of spikes too dense for events
             be.matmul(x.reshape(T * B, self.n_in), self.effective_weight(), h2d)
             if check_product and not all_finite(h2d):
+                self.reset()  # a refused pass leaves nothing for backward, as a refused input would
                 raise ValueError("'x' contains NaN or infinite values (or values so large that the product "
                                  "overflowed)")
         if self.has_bias:

@@ -62,6 +62,8 @@ def test_dense_refuses_non_finite_float_input(sizes, value, where, delay):
     layer = snn.Dense(n_in, n_out, rng=0, **(dict(delay=2e-3) if delay else {}))
     with pytest.raises(ValueError, match="'x' contains NaN or infinite"):
         layer.forward(x)
+    with pytest.raises(RuntimeError, match="before forward"):  # nothing of the refused pass is kept
+        layer.backward(np.zeros((4, 2, n_out)))
     x[where[0], where[1], where[2] % n_in] = 0.5
     layer.forward(x)
 
