@@ -11,7 +11,8 @@ are therefore cached in a folder of the user's instead:
   Linux, ``~/Library/Caches`` on macOS, ``%LOCALAPPDATA%`` on Windows.
 
 Numba keys each cache entry on its kernel's own source file only, so a change to a helper
-that kernels inline (``scalar.py``, ``columns.py``, ``cpu/_compile.py``) would be served
+that kernels inline (``scalar.py``, ``columns.py``, ``neuron_step.py``, ``cpu/_compile.py``,
+``cpu/_exp.py``) would be served
 stale compiled code. ``<stamp>`` is a hash of those helper files: changing one of them
 (an upgrade, or a developer's edit) starts a fresh cache folder.
 
@@ -27,7 +28,7 @@ from numba.core import config
 
 _KERNELS = pathlib.Path(__file__).resolve().parent
 # the helpers that CPU kernels in other files compile inline (see the module docstring)
-_INLINED_HELPERS = ("scalar.py", "columns.py", "neuron_step.py", "cpu/_compile.py")
+_INLINED_HELPERS = ("scalar.py", "columns.py", "neuron_step.py", "cpu/_compile.py", "cpu/_exp.py")
 
 
 def _helpers_stamp():

@@ -20,10 +20,9 @@ The equations (``snnumba.neurons`` states them for users; ``x = h + r`` is the i
 with ``H(x) = 1 if x > 0 else 0``. The recorded membrane is the one tested against theta:
 v (DELAYED), u (SAME_STEP), m (LATE_RESET).
 """
-import types
-
 import numpy as np
 
+from .scalar import bind as bind_helpers
 from .scalar import surrogate_grad  # noqa: F401  (bound to the compiled helper in each twin)
 
 RESETS = ("zero", "subtract", "none")
@@ -171,8 +170,7 @@ def compiled(compile_fn, compiled_surrogate_grad):
     a CUDA device function), with their calls to the helpers above bound to the helpers'
     compiled versions and to the target's ``surrogate_grad``: one place for both twins."""
     def bind(fn, **helpers):
-        bound = types.FunctionType(fn.__code__, dict(fn.__globals__, **helpers), fn.__name__, fn.__defaults__)
-        return compile_fn(bound)
+        return compile_fn(bind_helpers(fn, **helpers))
     theta = bind(effective_threshold)
     reset = bind(reset_membrane)
     step = bind(neuron_step, effective_threshold=theta, reset_membrane=reset)

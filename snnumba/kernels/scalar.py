@@ -5,6 +5,7 @@ Each function is plain Python on scalars. ``kernels/cpu`` compiles it with
 definition serves both twins (and the CUDA simulator runs it as Python).
 """
 import math
+import types
 
 import numpy as np
 
@@ -13,6 +14,17 @@ SURROGATES = ("sigmoid", "fast_sigmoid", "arctan", "triangle")
 #: Default steepness ``slope`` of each surrogate (the seed's sigmoid uses 5; snnTorch calls
 #: it ``slope`` for fast_sigmoid and ``alpha`` for atan, Norse ``alpha``).
 SURROGATE_DEFAULT_SLOPE = {"sigmoid": 5.0, "fast_sigmoid": 10.0, "arctan": 2.0, "triangle": 1.0}
+
+#: ``e^x`` for ``x <= 0``: the sigmoid surrogate's exponential. ``math.exp`` here (for the CUDA
+#: twin and for plain Python); the CPU kernels bind a version that vectorises
+#: (``kernels/cpu/_exp.py``, within 1 ulp of this one).
+exp_nonpositive = math.exp
+
+
+def bind(fn, **helpers):
+    """A copy of ``fn`` whose global names ``helpers`` refer to the given objects (say, a
+    target's compiled helper in place of the plain Python one), for a target to compile."""
+    return types.FunctionType(fn.__code__, dict(fn.__globals__, **helpers), fn.__name__, fn.__defaults__)
 
 
 def surrogate_grad(code, x, slope):
@@ -25,7 +37,7 @@ def surrogate_grad(code, x, slope):
     The sigmoid is written with exp(-slope |x|) <= 1, so it never overflows.
     """
     if code == 0:
-        e = math.exp(-slope * abs(x))
+        e = exp_nonpositive(-slope * abs(x))
         return slope * e / ((1.0 + e) * (1.0 + e))
     if code == 1:
         d = 1.0 + slope * abs(x)

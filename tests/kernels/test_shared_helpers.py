@@ -7,8 +7,11 @@ import math
 import numpy as np
 import pytest
 from hypothesis import example, given, strategies as st
+from numba import njit
 
 from snnumba.kernels import columns, scalar
+from snnumba.kernels.cpu._compile import surrogate_grad as cpu_surrogate_grad
+from snnumba.kernels.cpu._exp import exp_nonpositive
 from tests.reference import (naive_adam, naive_bernoulli_cell, naive_delayed_dense, naive_gaussian_cell,
                              naive_sgd, naive_spike_cluster, surrogate_derivative)
 
@@ -34,6 +37,52 @@ def test_surrogate_grad_values_by_hand():
     assert scalar.surrogate_grad(3, 0.25, 2.0) == pytest.approx(1.0)         # 2 (1 - 0.5)
     assert scalar.surrogate_grad(3, -0.75, 2.0) == 0.0
     assert scalar.surrogate_grad(0, -1e6, 5.0) == 0.0                        # no overflow
+
+
+@njit
+def _cpu_exp(x, out):
+    for i in range(x.size):
+        out[i] = exp_nonpositive(x[i])
+
+
+def _ulps_from_libm(x):
+    got = np.empty_like(x)
+    _cpu_exp(x, got)
+    want = np.exp(x)
+    return np.abs(got - want) / np.spacing(np.maximum(want, 5e-324)), got
+
+
+def test_cpu_exp_is_within_one_ulp_of_libm_over_its_whole_range():
+    # dense over [-800, 0]: the subnormal results below -708, rounding to 0 below -745
+    x = -np.concatenate([np.linspace(0, 800, 200_001), np.geomspace(1e-300, 1, 2001), [745.13, 745.14]])
+    ulps, got = _ulps_from_libm(x)
+    assert ulps.max() <= 1.0
+    assert got[0] == 1.0 and got[-1] == 0.0 and got[-2] > 0.0
+
+
+@given(st.floats(-746, 0))
+def test_cpu_exp_equals_libm_to_one_ulp(x):
+    assert _ulps_from_libm(np.array([x]))[0][0] <= 1.0
+
+
+def test_cpu_exp_limits():
+    ulps, got = _ulps_from_libm(np.array([-np.inf, -1e308, -746.0, np.nan]))
+    assert got[:3].tolist() == [0.0, 0.0, 0.0] and np.isnan(got[3])
+
+
+@pytest.mark.parametrize("name", list(CODES))
+def test_cpu_compiled_surrogate_equals_documented_formula(name):
+    x = np.concatenate([np.linspace(-3, 3, 61), [1e3, -1e3, -150.0, 150.0]])
+    got = _cpu_surrogate(CODES[name], x, 5.0)
+    np.testing.assert_allclose(got, surrogate_derivative(name, x, 5.0), rtol=1e-14, atol=1e-300)
+
+
+@njit
+def _cpu_surrogate(code, x, slope):
+    out = np.empty_like(x)
+    for i in range(x.size):
+        out[i] = cpu_surrogate_grad(code, x[i], slope)
+    return out
 
 
 @given(st.floats(-3, 3), st.floats(-3, 3), st.floats(-1, 1), st.floats(0, 2), st.integers(1, 4),

@@ -2,13 +2,14 @@
 from numba import njit
 
 from .. import scalar
+from ._exp import exp_nonpositive
 
 #: Compile options of every CPU kernel. ``cache=True``: compilation is part of a user's
 #: wait, and the on-disk cache survives a change of thread count (tested).
 KERNEL = dict(cache=True)
 PARALLEL_KERNEL = dict(cache=True, parallel=True)
 
-surrogate_grad = njit(inline="always", cache=True)(scalar.surrogate_grad)
+surrogate_grad = njit(inline="always", cache=True)(scalar.bind(scalar.surrogate_grad, exp_nonpositive=exp_nonpositive))
 counter_uniform_pair = njit(inline="always", cache=True)(scalar.counter_uniform_pair)
 adam_update = njit(inline="always", cache=True)(scalar.adam_update)
 sgd_update = njit(inline="always", cache=True)(scalar.sgd_update)

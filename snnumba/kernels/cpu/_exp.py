@@ -1,0 +1,50 @@
+"""``e^x`` for ``x <= 0`` in a form LLVM can vectorise.
+
+``math.exp`` is a libm call per element, which keeps a loop scalar: the sigmoid surrogate's
+exponential was about three quarters of the LIF backward pass (T=500, B=128, N=1000:
+390 ms, 95 ms with the fast sigmoid). This version is plain arithmetic and a bit cast:
+
+    x = k ln2 + r,  k = round(x / ln2),  |r| <= ln2 / 2
+    e^x = 2^k e^r,  e^r by its Taylor polynomial of degree 13 (remainder < 1e-17 relative)
+
+``ln2`` is split in two parts (Cody and Waite) so that ``r`` is exact to double precision,
+and ``2^k`` is built from its IEEE-754 bits. It is within 1 ulp of ``math.exp`` on
+``[-746, 0]`` (tested), and 0 below, as ``math.exp`` rounds.
+"""
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+_LN2_HI = 6.93147180369123816490e-01  # ln 2 to 32 bits: k * _LN2_HI is exact for |k| < 2^20
+_LN2_LO = 1.90821492927058770002e-10  # ln 2 - _LN2_HI
+_INV_LN2 = 1.44269504088896338700e00
+#: 1/13!, 1/12!, ..., 1/1!, 1/0! (Horner's order)
+_TAYLOR = tuple(1.0 / float(np.prod(np.arange(1, n + 1, dtype=np.float64))) for n in range(13, -1, -1))
+
+
+@intrinsic
+def _float64_from_bits(typingctx, bits):
+    """The float64 whose IEEE-754 bit pattern is the int64 ``bits`` (a free bit cast)."""
+    if bits != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+    return types.float64(types.int64), codegen
+
+
+@njit(inline="always", cache=True)
+def exp_nonpositive(x):
+    """``e^x`` for ``x <= 0`` (NaN stays NaN; -inf and anything below -746 give 0)."""
+    x = max(x, -746.0)
+    k = np.floor(x * _INV_LN2 + 0.5)
+    r = (x - k * _LN2_HI) - k * _LN2_LO
+    p = 0.0
+    for c in _TAYLOR:  # a tuple of constants: unrolled at compile time
+        p = p * r + c
+    # 2^k as two factors 2^(k/2) 2^(k - k/2): each stays a normal number down to k = -1076,
+    # and their product rounds into the subnormals as math.exp does
+    ki = np.int64(k)
+    half = ki // 2
+    return p * _float64_from_bits((half + 1023) << 52) * _float64_from_bits((ki - half + 1023) << 52)
