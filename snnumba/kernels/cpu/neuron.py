@@ -298,12 +298,11 @@ def _backward_default(x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adap
         acc = np.zeros((3, stop - start))
         const = _constants(alpha, alpha_syn, rho, adapt_strength, threshold[b], start, stop, False, False)
         for t in range(T - 1, -1, -1):
-            if has_grad_v:
-                _block_grads(x, v_out, s_out, i_out, a_out, v0, s0, t, b, start, stop, const,
-                             (0, 0, False, False, surrogate, slope, False), grad_s, grad_v, grad_h, carry, acc, True)
-            else:  # grad_s stands in for the grad_v that is never read
-                _block_grads(x, v_out, s_out, i_out, a_out, v0, s0, t, b, start, stop, const,
-                             (0, 0, False, False, surrogate, slope, False), grad_s, grad_s, grad_h, carry, acc, False)
+            # one inlined copy of the step for both cases (grad_s stands in for a grad_v that is
+            # never read): two copies, one per case, ran 7-8 % faster but took 19 s to compile, not 10
+            _block_grads(x, v_out, s_out, i_out, a_out, v0, s0, t, b, start, stop, const,
+                         (0, 0, False, False, surrogate, slope, False), grad_s,
+                         grad_v if has_grad_v else grad_s, grad_h, carry, acc, has_grad_v)
 
 
 @njit(**PARALLEL_KERNEL)

@@ -116,22 +116,25 @@ def spike_weight_grad(offsets, indices, g, grad_w):
 @njit(**PARALLEL_KERNEL)
 def _row_chunk_weight_grad(offsets, indices, g, grad_w, n_chunks):
     """spike_weight_grad over ``n_chunks`` chunks of rows, each into a copy of grad_w; the
-    copies are added into grad_w in chunk order."""
+    copies are added into grad_w in chunk order. (The copies are stacked in one 2-D array:
+    a 3-D one took 1.7x as long to compile.)"""
     R, J = g.shape
-    copies = np.zeros((n_chunks,) + grad_w.shape, grad_w.dtype)
+    I = grad_w.shape[0]
+    copies = np.zeros((n_chunks * I, J), grad_w.dtype)
     step = (R + n_chunks - 1) // n_chunks
     for c in prange(n_chunks):
-        copy = copies[c]
         for r in range(c * step, min(R, (c + 1) * step)):
             g_row = g[r]
             for k in range(offsets[r], offsets[r + 1]):
-                w_row = copy[indices[k]]
+                w_row = copies[c * I + indices[k]]
                 for j in range(J):
                     w_row[j] += g_row[j]
-    for i in prange(grad_w.shape[0]):
+    for i in prange(I):
+        w_row = grad_w[i]
         for c in range(n_chunks):
+            c_row = copies[c * I + i]
             for j in range(J):
-                grad_w[i, j] += copies[c, i, j]
+                w_row[j] += c_row[j]
 
 
 @njit(**PARALLEL_KERNEL)
