@@ -8,8 +8,10 @@ exponential was about three quarters of the LIF backward pass (T=500, B=128, N=1
     e^x = 2^k e^r,  e^r by its Taylor polynomial of degree 13 (remainder < 1e-17 relative)
 
 ``ln2`` is split in two parts (Cody and Waite) so that ``r`` is exact to double precision,
-and ``2^k`` is built from its IEEE-754 bits. It is within 1 ulp of ``math.exp`` on
-``[-746, 0]`` (tested), and 0 below, as ``math.exp`` rounds.
+and ``2^k`` is built from its IEEE-754 bits. In a plain loop over an array LLVM vectorises
+it (64M sigmoid derivatives: 334 ms with libm, 119 ms with this); inside the neuron family's
+BPTT loop, which LLVM keeps scalar, it is still 1.6x faster than the libm call. It is within
+1 ulp of ``math.exp`` on ``[-746, 0]`` (tested), and 0 below, as ``math.exp`` rounds.
 """
 import numpy as np
 from llvmlite import ir
@@ -34,6 +36,30 @@ def _float64_from_bits(typingctx, bits):
     return types.float64(types.int64), codegen
 
 
+@intrinsic
+def _bits_of_float64(typingctx, x):
+    """The IEEE-754 bit pattern of the float64 ``x`` as an int64 (a free bit cast)."""
+    if x != types.float64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+    return types.int64(types.float64), codegen
+
+
+#: 1.5 * 2^52: adding it to an integer-valued float k (|k| < 2^51) leaves k in the low bits
+#: of the sum's mantissa. That gets k into integer bits without a float-to-int conversion:
+#: AVX2 has no vector instruction for that, and LLVM did it element by element inside the
+#: vectorised loop (a sigmoid over 64M float32 values: 129 -> 119 ms without it).
+_SHIFT = 6755399441055744.0
+
+
+@njit(inline="always", cache=True)
+def _pow2(k):
+    """2^k for an integer-valued float k in [-1022, 1023]: k + 1023 into the exponent bits."""
+    return _float64_from_bits((_bits_of_float64(k + _SHIFT) + 1023) << 52)
+
+
 @njit(inline="always", cache=True)
 def exp_nonpositive(x):
     """``e^x`` for ``x <= 0`` (NaN stays NaN; -inf and anything below -746 give 0)."""
@@ -45,6 +71,5 @@ def exp_nonpositive(x):
         p = p * r + c
     # 2^k as two factors 2^(k/2) 2^(k - k/2): each stays a normal number down to k = -1076,
     # and their product rounds into the subnormals as math.exp does
-    ki = np.int64(k)
-    half = ki // 2
-    return p * _float64_from_bits((half + 1023) << 52) * _float64_from_bits((ki - half + 1023) << 52)
+    half = np.floor(k * 0.5)
+    return p * _pow2(half) * _pow2(k - half)
