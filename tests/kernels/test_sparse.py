@@ -59,15 +59,32 @@ def test_rows_with_more_than_one_in_dense_row_set_are_listed_without_branches(N)
     only when the spare slot is there (the speed rests on it, the result does not)."""
     most_sparse = N // sparse.DENSE_ROW
     for n_spikes, dense in ((most_sparse, False), (most_sparse + 1, True)):
-        x = np.zeros((1, N), np.uint8)
-        x[0, :n_spikes] = 1                      # the last column stays 0: written after the last spike
-        offsets = np.array([0, n_spikes])
+        x = np.zeros((2, N), np.uint8)
+        x[:, :n_spikes] = 1                      # the last column stays 0: written after the last spike
+        offsets = np.array([0, n_spikes, 2 * n_spikes])
         for spare in (True, False):
-            indices = np.full(n_spikes + spare, -7, np.int32)
+            indices = np.full(2 * n_spikes + spare, -7, np.int32)
             cpu.spike_row_indices(x, offsets, indices)
-            np.testing.assert_array_equal(indices[:n_spikes], np.arange(n_spikes))
+            np.testing.assert_array_equal(indices[:2 * n_spikes], np.tile(np.arange(n_spikes), 2))
             if spare:
                 assert (indices[-1] == N - 1) == dense, (n_spikes, indices[-1])
+
+
+@pytest.mark.parametrize("byteorder", ["little", "big"])
+@given(st.integers(1, 12), st.integers(1, 40), st.integers(0, 7), st.floats(0.0, 0.3), st.integers(0, 2**32 - 1))
+def test_word_scan_lists_rows_that_straddle_words(byteorder, R, N, offset, density, seed):
+    """Sparse rows are read 8 bytes at a time from the flattened array: rows that start or
+    end inside a word, arrays whose data do not start on a word boundary, and (where
+    the machine is big-endian) the byte-by-byte fallback all give the plain listing."""
+    rng = np.random.default_rng(seed)
+    buffer = np.zeros(R * N + offset, np.uint8)
+    x = buffer[offset:].reshape(R, N)
+    x[:] = spikes(rng, (R, N), density)
+    with mock.patch.object(sparse.sys, "byteorder", byteorder):
+        _, offsets, indices = build_index(x)
+    ref_offsets, ref_indices = naive_csr(x)
+    np.testing.assert_array_equal(offsets, ref_offsets)
+    np.testing.assert_array_equal(indices, ref_indices)
 
 
 def tolerance(dtype):

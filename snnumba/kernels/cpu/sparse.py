@@ -16,9 +16,12 @@ Building the list takes two kernels and a prefix sum between them (the caller's)
 ``spike_row_counts`` counts the spikes of each row, ``offsets = [0, cumsum(counts)]``,
 ``spike_row_indices`` writes the indices.
 """
+import sys
+
 import numba
 import numpy as np
 from numba import njit, prange
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from ._compile import PARALLEL_KERNEL
 
@@ -50,36 +53,68 @@ def spike_row_counts(x, counts):
 
 
 #: A row with more than 1 / DENSE_ROW of its entries set is listed without branches (a
-#: spare slot at the end of ``indices`` needed): at 22-28 % density 2-2.5x faster, at 2-5 % no
-#: faster than the branch, which the predictor then gets right.
-DENSE_ROW = 16
+#: spare slot at the end of ``indices`` needed); sparser rows are read 8 bytes at a time.
+#: Measured over 64000 x 1000 (bench_projection.py's shapes): the word scan is faster up to
+#: 20 % density (2 %: 27 -> 9 ms, 5 %: 36 -> 18 ms, 20 %: 48 -> 40 ms), the branch-free
+#: listing from 28 % (29 against 39 ms).
+DENSE_ROW = 4
 
 
-@njit(**PARALLEL_KERNEL)
 def spike_row_indices(x, offsets, indices):
-    """indices[offsets[r]:offsets[r + 1]] = the non-zero columns of x[r, :], increasing.
+    """indices[offsets[r]:offsets[r + 1]] = the non-zero columns of x[r, :] (uint8 holding
+    0/1, as ``spike_row_counts`` checked), increasing.
 
     ``indices`` may have one spare slot after ``offsets[R]``; dense rows then write every
     column and advance by the 0/1 spike, sending the writes after their last spike to the
     spare slot (the branch on each spike is mispredicted about as often as it is taken).
+    Sparse rows are read as 64-bit words, and each set byte of a word found from its
+    trailing zeros: one step per spike and per word, not per column. (Little-endian
+    machines only, where a word's first byte is its lowest; elsewhere byte by byte.)
     """
-    R, N = x.shape
+    flat = np.ascontiguousarray(x).reshape(-1)
+    words = flat[: flat.size // 8 * 8] if sys.byteorder == "little" else flat[:0]
+    _spike_row_indices(flat, words.view(np.uint64), x.shape[1], offsets, indices)
+
+
+@njit(inline="always", cache=True)
+def _list_bytes(flat, lo, hi, row_start, indices, k):
+    """List the non-zero bytes flat[lo:hi] (columns from row_start) at indices[k:]; return k."""
+    for i in range(lo, hi):
+        if flat[i] != 0:
+            indices[k] = i - row_start
+            k += 1
+    return k
+
+
+@njit(**PARALLEL_KERNEL)
+def _spike_row_indices(flat, words, N, offsets, indices):
+    """spike_row_indices on x flattened (``flat``), with ``words`` the same bytes as uint64
+    (those of the whole words at the start of ``flat``)."""
+    R = offsets.shape[0] - 1
     spare = indices.shape[0] - 1
     # rows with more spikes than this are dense (never, without the spare slot)
     dense_row = N // DENSE_ROW if spare >= offsets[R] else N
     for r in prange(R):
         k = offsets[r]
         end = offsets[r + 1]
+        lo = r * N
+        hi = lo + N
         if end - k > dense_row:
-            row = x[r]
-            for i in range(N):
-                indices[k if k < end else spare] = i
-                k += row[i]
+            for i in range(lo, hi):
+                indices[k if k < end else spare] = i - lo
+                k += flat[i]
         else:
-            for i in range(N):
-                if x[r, i] != 0:
-                    indices[k] = i
+            # the bytes before the row's first whole word, its whole words, the bytes after
+            w_hi = min(hi // 8, words.shape[0])
+            w_lo = min((lo + 7) // 8, w_hi)
+            k = _list_bytes(flat, lo, w_lo * 8, lo, indices, k)
+            for j in range(w_lo, w_hi):
+                w = words[j]
+                while w != 0:  # a set byte holds 1: clearing the lowest set bit clears the byte
+                    indices[k] = j * 8 + (np.int64(trailing_zeros(w)) >> 3) - lo
                     k += 1
+                    w &= w - np.uint64(1)
+            _list_bytes(flat, max(lo, w_hi * 8), hi, lo, indices, k)
 
 
 @njit(**PARALLEL_KERNEL)
