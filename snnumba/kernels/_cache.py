@@ -12,9 +12,9 @@ are therefore cached in a folder of the user's instead:
 
 Numba keys each cache entry on its kernel's own source file only, so a change to a helper
 that kernels inline (``scalar.py``, ``columns.py``, ``neuron_step.py``, ``cpu/_compile.py``,
-``cpu/_exp.py``) would be served
-stale compiled code. ``<stamp>`` is a hash of those helper files: changing one of them
-(an upgrade, or a developer's edit) starts a fresh cache folder.
+``cpu/_exp.py``) would be served stale compiled code. ``<stamp>`` is a hash of those
+helper files: changing one of them (an upgrade, or a developer's edit) starts a fresh
+cache folder.
 
 If the folder cannot be created or written, Numba falls back to its own locations.
 """
