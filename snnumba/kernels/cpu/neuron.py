@@ -267,7 +267,10 @@ def _block_grads(x, v_out, s_out, i_out, a_out, v0, s0, t, b, start, stop, const
     """Step t of the BPTT of the neurons [start, stop) of row b (constant options in the
     default model, as ``_block_steps``)."""
     for n in range(start, stop):
-        gm = grad_v[t, b, n] if use_grad_v else 0.0
+        # read always, then selected (the callers pass grad_s as a stand-in grad_v): read
+        # only under the flag, the loop stayed scalar (A/B, sigmoid: 221 -> 195 ms)
+        gm = grad_v[t, b, n]
+        gm = gm if use_grad_v else 0.0
         grad_h[t, b, n] = _grad_one(x, v_out, s_out, i_out, a_out, v0, s0, t, b, n, n - start, const, opts,
                                     grad_s[t, b, n], gm, carry, acc)
 
