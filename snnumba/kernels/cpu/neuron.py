@@ -41,6 +41,7 @@ from numba import njit, prange
 from .. import neuron_step as _ns
 from ._compile import PARALLEL_KERNEL, surrogate_grad
 from .lif import _block, block_size
+from .sparse import add_rows
 
 
 _step, _grad_at = _ns.compiled(njit(inline="always", cache=True), surrogate_grad)
@@ -183,14 +184,15 @@ def _forward_recurrent(h, weight, alpha, alpha_syn, rho, adapt_strength, thresho
         z = z0[b].copy()
         const = _constants(alpha, alpha_syn, rho, adapt_strength, threshold[b], 0, N, syn, adapt)
         r = np.empty(N, h.dtype)
+        active = np.empty(N, np.int64)
         for t in range(T):
             # r = z[t-1] @ V: the rows of the neurons that spiked, in increasing order
-            r[:] = 0
+            count = 0
             for j in range(N):
-                if z[j]:
-                    row = weight[j]
-                    for n in range(N):
-                        r[n] += row[n]
+                active[count] = j
+                count += z[j] != 0
+            r[:] = 0
+            add_rows(weight, active, 0, count, r)
             for n in range(N):
                 x = h[t, b, n] + r[n]
                 if record_x:
