@@ -113,6 +113,29 @@ def test_backward_equals_reference(combo, seed, surrogate):
         np.testing.assert_allclose(layer.grads["recurrent_weight"], r_w, rtol=1e-9, atol=1e-9)
 
 
+def test_recurrent_kernels_with_fixed_options_equal_the_shared_ones(monkeypatch):
+    """Large recurrent calls run kernels compiled with their options as constants; they give
+    the bits of the kernel that takes the options at run time, forward and backward (one
+    option set, with every state and trained constants: each set is a compile of its own)."""
+    combo = ("subtract", "same_step_late_reset", True, True, "no_self")
+    from snnumba.kernels.cpu import neuron
+    results, calls = [], neuron._backward_recurrent_fixed.cache_info()
+    for min_size in (np.inf, 0):
+        monkeypatch.setattr(neuron, "FIXED_OPTIONS_MIN_SIZE", min_size)
+        rng = np.random.default_rng(7)
+        layer, _, _ = build(combo, 5, np.float64, rng, learn=True, surrogate="sigmoid")
+        h = rng.normal(0.5, 0.8, (9, 3, 5))
+        z = layer.forward(h)
+        grad_h = layer.backward(rng.normal(size=h.shape), rng.normal(size=h.shape))
+        results.append([z, layer.v, grad_h, *layer.state.values(), *layer.grads.values()])
+    after = neuron._backward_recurrent_fixed.cache_info()
+    assert after.hits + after.misses == calls.hits + calls.misses + 1           # the fixed kernels ran once
+    assert results[0][0].any() and not results[0][0].all()                     # some spikes, some silence
+    for shared, fixed in zip(*results):
+        if shared is not None:
+            np.testing.assert_array_equal(fixed, shared)
+
+
 def away_from_threshold(seed, combo, T=6, B=2, N=3, margin=0.02, learn=True):
     """A float64 layer and input whose tested membranes all stay ``margin`` away from the
     threshold, with some spikes and some silence: small perturbations change no spike."""
