@@ -136,6 +136,33 @@ def test_recurrent_kernels_with_fixed_options_equal_the_shared_ones(monkeypatch)
             np.testing.assert_array_equal(fixed, shared)
 
 
+def test_recurrent_backward_over_several_row_chunks_equals_reference_on_any_thread_count():
+    """More batch rows than one work item of the recurrent BPTT holds (the last item partly
+    full): each item's product feeds its own rows, and the bits do not depend on the threads."""
+    from snnumba.kernels.cpu import neuron
+    B = 2 * neuron.RECURRENT_CHUNK_ROWS + 3
+    combo = ("subtract", "same_step", True, False, "self")
+    results, before = [], numba.get_num_threads()
+    try:
+        for threads in (numba.config.NUMBA_NUM_THREADS, 1):
+            numba.set_num_threads(threads)
+            rng = np.random.default_rng(3)
+            layer, ref, th = build(combo, 4, np.float64, rng)
+            h = rng.normal(0.5, 0.8, (5, B, 4))
+            gs = rng.normal(size=h.shape)
+            layer.forward(h)
+            results.append((layer.backward(gs), layer.grads["recurrent_weight"].copy()))
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+    r_h, *_, r_w = naive_neuron_backward(h, ref["alpha"], th, "fast_sigmoid", 3.0, gs, np.zeros_like(gs),
+                                         ref["reset"], ref["timing"], ref["alpha_syn"], ref["rho"],
+                                         ref["adapt_strength"], ref["weight"])
+    np.testing.assert_allclose(results[0][0], r_h, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(results[0][1], r_w, rtol=1e-9, atol=1e-9)
+
+
 def away_from_threshold(seed, combo, T=6, B=2, N=3, margin=0.02, learn=True):
     """A float64 layer and input whose tested membranes all stay ``margin`` away from the
     threshold, with some spikes and some silence: small perturbations change no spike."""

@@ -37,7 +37,6 @@ The backward pass accumulates in float64.
 """
 import functools
 
-import numba
 import numpy as np
 from numba import njit, prange
 
@@ -58,6 +57,11 @@ RESET_ZERO, DELAYED = _ns.RESET_ZERO, _ns.DELAYED
 #: once per option set. Smaller calls (unit tests, quick trials of many option sets) share
 #: one kernel with the options as run-time values. Both give the same bits (tested).
 FIXED_OPTIONS_MIN_SIZE = 1 << 16
+
+#: The recurrent BPTT's batch rows per work item; fixed, not per thread, so that each
+#: item's matrix product (whose rounding depends on its row count) and so the result do
+#: not depend on the thread count.
+RECURRENT_CHUNK_ROWS = 64
 
 
 @njit(inline="always", cache=True)
@@ -371,14 +375,14 @@ def _backward_blocks(x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt
 @njit(inline="always", cache=True)
 def _recurrent_grads(x, weight, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength, threshold,
                      reset, timing, syn, adapt, surrogate, learn, v0, s0, slope, grad_s, grad_v, grad_h,
-                     grad_alpha, grad_alpha_syn, grad_threshold, n_chunks):
+                     grad_alpha, grad_alpha_syn, grad_threshold):
     """The recurrent BPTT loop, compiled into ``_backward_recurrent`` (options as run-time
     values) and ``_backward_recurrent_fixed`` (as constants)."""
     T, B, N = x.shape
     has_grad_v = grad_v.shape[0] != 0
     opts = (reset, timing, syn, adapt, surrogate, slope, learn)
     # Time runs outside, the batch rows in parallel inside: each step's dL/dz[t-1] = V @ dL/dx[t]
-    # is then one matrix product over the whole batch (BLAS reuses V from cache across rows;
+    # is then a matrix product over a chunk of rows (BLAS reuses V from cache across rows;
     # a matrix-vector product per row re-read all of V per row and step: 4x slower at N = 256)
     weight_t = np.ascontiguousarray(weight.T)
     carry = np.zeros((B, 4, N))
@@ -388,12 +392,15 @@ def _recurrent_grads(x, weight, v_out, s_out, i_out, a_out, alpha, alpha_syn, rh
         const[b] = _constants(alpha, alpha_syn, rho, adapt_strength, threshold[b], 0, N, syn, adapt)
     g_rec = np.zeros((B, N), weight.dtype)  # dL/dz[t] through the recurrence: V @ dL/dx[t+1]
     gx = np.empty((B, N), weight.dtype)
-    rows = (B + n_chunks - 1) // n_chunks
+    n_chunks = (B + RECURRENT_CHUNK_ROWS - 1) // RECURRENT_CHUNK_ROWS
     for t in range(T - 1, -1, -1):
-        # one chunk of rows per thread, and the row's views taken once per row: a prange over
-        # the rows with views per neuron ran this loop 1.7x slower (T=100, B=256, N=256)
+        # chunks of rows, the row's views taken once per row (a prange over the rows with views
+        # per neuron ran this loop 1.7x slower); each chunk's product right after its rows:
+        # every core multiplies (T=100, B=256, N=256: 67 -> 40-50 ms, one product: 44 -> 28 ms)
         for c in prange(n_chunks):
-            for b in range(c * rows, min(B, (c + 1) * rows)):
+            lo = c * RECURRENT_CHUNK_ROWS
+            hi = min(B, lo + RECURRENT_CHUNK_ROWS)
+            for b in range(lo, hi):
                 carry_b, acc_b, const_b = carry[b], acc[b], const[b]
                 for n in range(N):
                     gm = grad_v[t, b, n] if has_grad_v else 0.0
@@ -401,8 +408,8 @@ def _recurrent_grads(x, weight, v_out, s_out, i_out, a_out, alpha, alpha_syn, rh
                                   grad_s[t, b, n] + g_rec[b, n], gm, carry_b, acc_b)
                     gx[b, n] = g
                     grad_h[t, b, n] = g
-        if t > 0:  # dL/dz[-1] (the initial spikes) is not wanted
-            np.dot(gx, weight_t, g_rec)
+            if t > 0:  # dL/dz[-1] (the initial spikes) is not wanted
+                np.dot(gx[lo:hi], weight_t, g_rec[lo:hi])
     for b in prange(B):
         _write_grads(acc[b], b, 0, N, grad_alpha, grad_alpha_syn, grad_threshold)
 
@@ -410,10 +417,10 @@ def _recurrent_grads(x, weight, v_out, s_out, i_out, a_out, alpha, alpha_syn, rh
 @njit(**PARALLEL_KERNEL)
 def _backward_recurrent(x, weight, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength,
                         threshold, reset, timing, syn, adapt, surrogate, learn, v0, s0, slope, grad_s, grad_v,
-                        grad_h, grad_alpha, grad_alpha_syn, grad_threshold, n_chunks):
+                        grad_h, grad_alpha, grad_alpha_syn, grad_threshold):
     _recurrent_grads(x, weight, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength, threshold,
                      reset, timing, syn, adapt, surrogate, learn, v0, s0, slope, grad_s, grad_v, grad_h,
-                     grad_alpha, grad_alpha_syn, grad_threshold, n_chunks)
+                     grad_alpha, grad_alpha_syn, grad_threshold)
 
 
 @functools.lru_cache(maxsize=None)
@@ -421,10 +428,10 @@ def _backward_recurrent_fixed(reset, timing, syn, adapt, surrogate, learn):
     """``_recurrent_grads`` compiled with these options as constants (as
     ``_forward_recurrent_fixed``)."""
     def kernel(x, weight, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength, threshold, v0, s0,
-               slope, grad_s, grad_v, grad_h, grad_alpha, grad_alpha_syn, grad_threshold, n_chunks):
+               slope, grad_s, grad_v, grad_h, grad_alpha, grad_alpha_syn, grad_threshold):
         _recurrent_grads(x, weight, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength, threshold,
                          reset, timing, syn, adapt, surrogate, learn, v0, s0, slope, grad_s, grad_v, grad_h,
-                         grad_alpha, grad_alpha_syn, grad_threshold, n_chunks)
+                         grad_alpha, grad_alpha_syn, grad_threshold)
     return njit(**PARALLEL_KERNEL)(kernel)
 
 
@@ -448,8 +455,7 @@ def neuron_backward(x, recurrent_weight, v_out, s_out, i_out, a_out, alpha, alph
         options = (reset, timing, alpha_syn.shape[0] != 0, rho.shape[0] != 0, surrogate, wanted != 0)
         recorded = (x, recurrent_weight, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength,
                     threshold)
-        grads = (v0, s0, slope, grad_s, grad_v, grad_h, grad_alpha, grad_alpha_syn, grad_threshold,
-                 min(x.shape[1], numba.get_num_threads()))
+        grads = (v0, s0, slope, grad_s, grad_v, grad_h, grad_alpha, grad_alpha_syn, grad_threshold)
         if x.size >= FIXED_OPTIONS_MIN_SIZE:
             _backward_recurrent_fixed(*options)(*recorded, *grads)
         else:
