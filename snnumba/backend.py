@@ -9,6 +9,7 @@ import functools
 
 import numpy as np
 
+from ._buffers import POOL
 from ._validation import check_choice
 
 DEVICES = ("cpu", "cuda")
@@ -39,7 +40,12 @@ class CPUBackend:
 
     @staticmethod
     def asarray(x, dtype=None):
-        return np.ascontiguousarray(x, dtype=dtype)
+        x = np.asarray(x)
+        if x.ndim == 0 or ((dtype is None or x.dtype == dtype) and x.flags.c_contiguous):
+            return np.ascontiguousarray(x, dtype=dtype)
+        out = POOL.empty(x.shape, x.dtype if dtype is None else dtype)  # a copy: recycled memory
+        out[...] = x
+        return out
 
     @staticmethod
     def to_host(x):
@@ -47,7 +53,8 @@ class CPUBackend:
 
     @staticmethod
     def empty(shape, dtype):
-        return np.empty(shape, dtype)
+        # large arrays from recycled buffers: no page faults on every training step
+        return POOL.empty(shape, dtype)
 
     @staticmethod
     def zeros(shape, dtype):

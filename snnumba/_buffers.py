@@ -1,0 +1,78 @@
+"""Large host arrays handed out again once nobody holds them (the CPU backend's ``empty``).
+
+A training step allocates the same large arrays every time: recordings, activations,
+gradients ([T, B, N], tens to hundreds of MB each). Fresh memory from the system is
+zeroed page by page on first write, and glibc returns freed blocks of this size to the
+system at once, so every step paid for those page faults again (T=100, B=256, 700 -> 256
+recurrent -> 20: 230 ms per step, 162 ms with glibc told to keep freed memory).
+
+The pool keeps the buffers it handed out. A request of a size it holds gets a buffer that
+nothing outside the pool references any more (Python's reference count: every view of a
+buffer, and every array made from one, holds a reference to it), so no array a caller
+still holds is ever handed out twice. Small requests go to NumPy. The pool holds at most
+``max_bytes``; beyond it, free buffers are dropped oldest first, and requests that still do
+not fit get plain NumPy memory.
+"""
+import os
+import sys
+import threading
+
+import numpy as np
+
+#: Requests below this many bytes go straight to NumPy (glibc reuses small blocks itself).
+MIN_BYTES = 1 << 20
+
+
+def _default_max_bytes():
+    """A quarter of physical memory (1 GiB where it cannot be read)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 4
+    except (ValueError, OSError, AttributeError):
+        return 1 << 30
+
+
+class BufferPool:
+    """``empty(shape, dtype)`` from recycled buffers (see the module docstring)."""
+
+    def __init__(self, max_bytes=None):
+        self.max_bytes = _default_max_bytes() if max_bytes is None else int(max_bytes)
+        self._buffers = []            # 1-D uint8 arrays, oldest first
+        self._lock = threading.Lock()  # a buffer is checked free and handed out in one go
+
+    def _is_free(self, i):
+        # two references: the pool's list and getrefcount's argument
+        return sys.getrefcount(self._buffers[i]) == 2
+
+    def held_bytes(self):
+        return sum(buf.nbytes for buf in self._buffers)
+
+    def empty(self, shape, dtype):
+        dtype = np.dtype(dtype)
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if nbytes < MIN_BYTES:
+            return np.empty(shape, dtype)
+        with self._lock:
+            for i in range(len(self._buffers)):
+                if self._buffers[i].nbytes == nbytes and self._is_free(i):
+                    return self._buffers[i].view(dtype).reshape(shape)
+            held = self.held_bytes()
+            i = 0
+            while held + nbytes > self.max_bytes and i < len(self._buffers):
+                if self._is_free(i):
+                    held -= self._buffers.pop(i).nbytes
+                else:
+                    i += 1
+            if held + nbytes > self.max_bytes:
+                return np.empty(shape, dtype)
+            buf = np.empty(nbytes, np.uint8)
+            self._buffers.append(buf)
+            return buf.view(dtype).reshape(shape)
+
+    def release(self):
+        """Drop every buffer (those still in use live on with their arrays)."""
+        with self._lock:
+            self._buffers.clear()
+
+
+#: The pool of the CPU backend.
+POOL = BufferPool()
