@@ -4,6 +4,7 @@ State lives in NumPy arrays (or ``numba.cuda`` device arrays); time loops and
 backprop-through-time are Numba kernels with CUDA twins; gradients are derived by hand.
 """
 from . import encoding
+from ._buffers import release_memory
 from .backend import DEVICES, get_backend
 from .distributed import sweep
 from .encoding import delta_encode, latency_encode, rate_encode
@@ -20,5 +21,5 @@ __all__ = [
     "DEVICES", "get_backend", "Layer", "Dense", "LIF", "IF", "RecurrentLIF", "LeakyReadout", "LIFParams",
     "Network", "Adam", "SGD", "Trainer", "ArrayData",
     "readout_nll", "max_over_time_nll", "spike_count_cross_entropy", "mse", "softmax_nll", "sweep",
-    "encoding", "rate_encode", "latency_encode", "delta_encode",
+    "encoding", "rate_encode", "latency_encode", "delta_encode", "release_memory",
 ]

@@ -11,7 +11,7 @@ nothing outside the pool references any more (Python's reference count: every vi
 buffer, and every array made from one, holds a reference to it), so no array a caller
 still holds is ever handed out twice. Small requests go to NumPy. The pool holds at most
 ``max_bytes``; beyond it, free buffers are dropped oldest first, and requests that still do
-not fit get plain NumPy memory.
+not fit get plain NumPy memory. ``snnumba.release_memory()`` lets go of the free ones.
 """
 import os
 import sys
@@ -76,3 +76,14 @@ class BufferPool:
 
 #: The pool of the CPU backend.
 POOL = BufferPool()
+
+
+def release_memory():
+    """Let go of the large arrays the CPU backend keeps for reuse.
+
+    The backend recycles the buffers of its large arrays (recordings, activations,
+    gradients) from one training step to the next and keeps up to a quarter of the
+    physical memory for that. Call this after training to give the free ones back to
+    the system; arrays still in use are not affected.
+    """
+    POOL.release()

@@ -91,3 +91,13 @@ def test_cpu_asarray_equals_numpy_ascontiguousarray(src, dtype, transposed, size
     np.testing.assert_array_equal(got, expected)
     if x.flags.c_contiguous and (dtype is None or x.dtype == dtype) and x.ndim:
         assert np.shares_memory(got, x)                  # no copy when none is needed
+
+
+def test_release_memory_lets_go_of_the_backends_free_buffers():
+    import snnumba as snn
+    from snnumba._buffers import POOL
+    a = get_backend("cpu").empty(BIG, np.float32)
+    a[...] = 3
+    assert POOL.held_bytes() >= a.nbytes
+    snn.release_memory()
+    assert POOL.held_bytes() == 0 and np.all(a == 3)
