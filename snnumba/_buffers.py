@@ -4,7 +4,8 @@ A training step allocates the same large arrays every time: recordings, activati
 gradients ([T, B, N], tens to hundreds of MB each). Fresh memory from the system is
 zeroed page by page on first write, and glibc returns freed blocks of this size to the
 system at once, so every step paid for those page faults again (T=100, B=256, 700 -> 256
-recurrent -> 20: 230 ms per step, 162 ms with glibc told to keep freed memory).
+recurrent -> 20, runs alternating with and without the pool: 241-295 -> 200-233 ms per step,
+about what glibc told to keep freed memory gives).
 
 The pool keeps the buffers it handed out. A request of a size it holds gets a buffer that
 nothing outside the pool references any more (Python's reference count: every view of a
