@@ -92,20 +92,22 @@ def tolerance(dtype):
 
 
 DENSITIES = st.sampled_from([0.0, 0.01, 0.5, 1.0]) | st.floats(0.0, 1.0)
-# rows and columns cross the CPU's column blocks (one per thread) and small CUDA blocks
+# rows and columns cross the CPU's input blocks (one per thread) and small CUDA blocks
 SIZES = st.tuples(st.integers(1, 40), st.integers(1, 70), st.integers(1, 70))
 
 
-@given(SIZES, DENSITIES, st.sampled_from([np.float32, np.float64]), st.integers(0, 2**32 - 1), st.booleans(),
-       st.booleans())
-@example((3, 5, 4), 0.0, np.float64, 0, False, True)     # no spike at all
-@example((3, 5, 4), 1.0, np.float32, 0, True, True)      # every input fires
-@example((1, 1, 1), 1.0, np.float64, 0, False, False)
-@example((40, 3, 2), 1.0, np.float64, 0, False, True)    # more rows than row chunks
-@example((6, 64, 2), 0.1, np.float64, 3, False, True)    # dense and sparse rows side by side
-def test_kernels_equal_dense_reference(sizes, density, dtype, seed, column_blocks, spare):
-    """Both weight-gradient strategies (row chunks with copies, column blocks) are drawn, and
-    the index with and without the spare slot that branch-free dense rows write into."""
+@given(SIZES, DENSITIES, st.sampled_from([np.float32, np.float64]), st.integers(0, 2**32 - 1),
+       st.sampled_from([None, 1, 7, 10**6]), st.booleans())
+@example((3, 5, 4), 0.0, np.float64, 0, None, True)     # no spike at all
+@example((3, 5, 4), 1.0, np.float32, 0, 1, True)        # every input fires
+@example((1, 1, 1), 1.0, np.float64, 0, None, False)
+@example((40, 3, 2), 1.0, np.float64, 0, None, True)    # more rows than row chunks
+@example((6, 64, 2), 0.1, np.float64, 3, None, True)    # dense and sparse rows side by side
+def test_kernels_equal_dense_reference(sizes, density, dtype, seed, chunk_bytes, spare):
+    """Both weight-gradient strategies are drawn: row chunks with copies (``chunk_bytes``
+    None) and events by input, whose walk over g takes chunks of one row, of a few rows
+    or of all of them; and the index with and without the spare slot that branch-free dense
+    rows write into."""
     R, N, J = sizes
     rng = np.random.default_rng(seed)
     x = spikes(rng, (R, N), density)
@@ -122,7 +124,8 @@ def test_kernels_equal_dense_reference(sizes, density, dtype, seed, column_block
     np.testing.assert_allclose(out, naive_projection(x, w, bias), **tolerance(dtype))
     start = rng.normal(size=(N, J)).astype(dtype)
     grad_w = start.copy()
-    with mock.patch.object(sparse, "CHUNK_COPIES_BYTES", 0 if column_blocks else sparse.CHUNK_COPIES_BYTES):
+    with mock.patch.object(sparse, "CHUNK_COPIES_BYTES", sparse.CHUNK_COPIES_BYTES if chunk_bytes is None else 0), \
+            mock.patch.object(sparse, "G_CHUNK_BYTES", chunk_bytes or sparse.G_CHUNK_BYTES):
         cpu.spike_weight_grad(offsets, indices, g, grad_w)
     np.testing.assert_allclose(grad_w, start + naive_weight_grad(x, g), **tolerance(dtype))
 
@@ -150,6 +153,29 @@ def test_projection_adds_rows_in_input_order(active, J, dtype, seed):
         np.testing.assert_array_equal(out[r], expected + bias)
 
 
+@settings(max_examples=40)
+@given(st.integers(1, 30), st.integers(1, 40), st.sampled_from([np.float32, np.float64]), st.integers(1, 2000),
+       st.integers(0, 2**32 - 1))
+def test_events_by_input_add_rows_in_row_order(R, J, dtype, chunk_bytes, seed):
+    """With the events listed by input, each grad_w[i, j] is ``((start + g[r1]) + g[r2]) +
+    ...`` over the rows where input i fired, increasing, exactly: the same bits as the walk
+    over the rows, whatever the chunks of g."""
+    rng = np.random.default_rng(seed)
+    N = 9
+    x = spikes(rng, (R, N), rng.uniform(0, 1))
+    g = rng.normal(size=(R, J)).astype(dtype)
+    start = rng.normal(size=(N, J)).astype(dtype)
+    _, offsets, indices = build_index(x)
+    grad_w = start.copy()
+    with mock.patch.object(sparse, "CHUNK_COPIES_BYTES", 0), mock.patch.object(sparse, "G_CHUNK_BYTES", chunk_bytes):
+        cpu.spike_weight_grad(offsets, indices, g, grad_w)
+    for i in range(N):
+        expected = start[i].copy()
+        for r in np.flatnonzero(x[:, i]):
+            expected = expected + g[r]
+        np.testing.assert_array_equal(grad_w[i], expected)
+
+
 def test_counts_mark_rows_that_are_not_spikes():
     x = np.array([[0, 1, 1, 0], [0, 2, 0, 0], [0, 0, 0, 0], [1, 1, 1, 255]], np.uint8)
     counts = np.empty(4, np.int64)
@@ -157,10 +183,11 @@ def test_counts_mark_rows_that_are_not_spikes():
     np.testing.assert_array_equal(counts, [2, -1, 0, -1])
 
 
-@pytest.mark.parametrize("copies_bytes", [0, sparse.CHUNK_COPIES_BYTES], ids=["column blocks", "row chunks"])
+@pytest.mark.parametrize("copies_bytes", [0, sparse.CHUNK_COPIES_BYTES], ids=["events by input", "row chunks"])
 def test_parallel_equals_serial_exactly(copies_bytes, monkeypatch):
     """Both weight-gradient strategies give the same bits whatever the thread count."""
     monkeypatch.setattr(sparse, "CHUNK_COPIES_BYTES", copies_bytes)
+    monkeypatch.setattr(sparse, "G_CHUNK_BYTES", 1000)  # several chunks of g
     rng = np.random.default_rng(7)
     R, N, J = 300, 90, 77
     x = spikes(rng, (R, N), 0.1)
@@ -416,14 +443,14 @@ def test_dense_on_cuda_equals_cpu(gpu, spike_dtype):
 
 
 def test_weight_gradient_strategy_follows_the_copies_budget(monkeypatch):
-    """Row chunks while their 16 copies of grad_w fit CHUNK_COPIES_BYTES, column blocks
+    """Row chunks while their 16 copies of grad_w fit CHUNK_COPIES_BYTES, events by input
     beyond (16 copies of a 1100 x 1000 float32 weight would take 70 MB)."""
     calls = []
-    for name in ("_row_chunk_weight_grad", "_column_block_weight_grad"):
+    for name in ("_row_chunk_weight_grad", "_input_block_weight_grad"):
         monkeypatch.setattr(sparse, name, lambda *args, name=name: calls.append(name))
     x = spikes(np.random.default_rng(0), (4, 1100), 0.1)
     _, offsets, indices = build_index(x)
-    for n_out, expected in ((10, "_row_chunk_weight_grad"), (1000, "_column_block_weight_grad")):
+    for n_out, expected in ((10, "_row_chunk_weight_grad"), (1000, "_input_block_weight_grad")):
         cpu.spike_weight_grad(offsets, indices, np.ones((4, n_out), np.float32), np.zeros((1100, n_out), np.float32))
         assert calls[-1] == expected
     assert sparse.ROW_CHUNKS * 1100 * 10 * 4 <= sparse.CHUNK_COPIES_BYTES < sparse.ROW_CHUNKS * 1100 * 1000 * 4

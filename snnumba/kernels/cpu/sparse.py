@@ -29,11 +29,14 @@ from ._compile import PARALLEL_KERNEL
 #: copy of ``grad_w`` and the copies are summed in chunk order, so the result does not
 #: depend on the thread count. Fixed, not per thread, for that reason.
 ROW_CHUNKS = 16
-#: Most bytes the chunks' copies of ``grad_w`` may take; larger weights use column blocks.
-#: Measured on the 2-core machine (benchmarks/bench_projection.py sizes): copies beat
-#: column blocks 3-5x for narrow outputs (1000 -> 10: 83 -> 23 ms; 200 -> 30: 6.5 -> 1.7
-#: ms) and 3x at 256 -> 256, and tie at 1000 -> 1000, whose 16 copies would take 64 MB.
+#: Most bytes the chunks' copies of ``grad_w`` may take; larger weights list the events by
+#: input. Measured on the 2-core machine: copies are 2x faster for narrow outputs (64000 x
+#: 1000 -> 10 at 5 %: 11 against 24 ms), 10 % faster at 25600 x 700 -> 256 (2 %), 10 %
+#: slower at 256 -> 256 (30 %); at 1000 -> 1000 their 16 copies would take 64 MB.
 CHUNK_COPIES_BYTES = 16 * 2**20
+#: Larger weights walk ``g`` in chunks of about this many bytes, a core's L2 cache here
+#: (64000 x 1000 -> 1000 at 2 %: 512 KiB chunks 25 % slower, 2 MiB about the same).
+G_CHUNK_BYTES = 2**20
 
 @njit(**PARALLEL_KERNEL)
 def spike_row_counts(x, counts):
@@ -155,14 +158,16 @@ def spike_weight_grad(offsets, indices, g, grad_w):
     """grad_w[i, :] += g[r, :] for every active input i of every row r.
 
     Small weights: ROW_CHUNKS fixed chunks of rows, each into its own copy of grad_w.
-    Large ones: each Numba thread owns one block of output columns (no two write one
-    element) and walks every row's list. (The thread count is read here: a compiled
-    kernel that reads it cannot be cached.)
+    Large ones: the events listed by input, and each Numba thread owns one block of inputs
+    (no two write one row of grad_w). (The thread count is read here: a compiled kernel that
+    reads it cannot be cached.)
     """
     if ROW_CHUNKS * grad_w.size * grad_w.itemsize <= CHUNK_COPIES_BYTES:
         _row_chunk_weight_grad(offsets, indices, g, grad_w, min(ROW_CHUNKS, g.shape[0]))
     else:
-        _column_block_weight_grad(offsets, indices, g, grad_w, min(g.shape[1], numba.get_num_threads()))
+        input_offsets, rows = _events_by_input(offsets, indices, grad_w.shape[0], min(ROW_CHUNKS, g.shape[0]))
+        chunk_rows = max(1, G_CHUNK_BYTES // (g.shape[1] * g.itemsize))
+        _input_block_weight_grad(input_offsets, rows, g, grad_w, chunk_rows, numba.get_num_threads())
 
 
 @njit(**PARALLEL_KERNEL)
@@ -190,21 +195,61 @@ def _row_chunk_weight_grad(offsets, indices, g, grad_w, n_chunks):
 
 
 @njit(**PARALLEL_KERNEL)
-def _column_block_weight_grad(offsets, indices, g, grad_w, n_blocks):
-    """spike_weight_grad on ``n_blocks`` blocks of output columns, one per iteration.
-
-    Narrower blocks than that are slower (measured: 64 columns 5x slower than 1000): each
-    block pays the walk over the lists again.
-    """
-    R, J = g.shape
-    width = (J + n_blocks - 1) // n_blocks
-    for blk in prange(n_blocks):
-        j0 = blk * width
-        j1 = min(J, j0 + width)
-        for r in range(R):
-            g_row = g[r, j0:j1]
+def _events_by_input(offsets, indices, n_inputs, n_chunks):
+    """The events listed by input instead of by row (compressed sparse columns): the rows
+    in which input i fired are ``rows[input_offsets[i]:input_offsets[i + 1]]``, increasing.
+    ``n_chunks`` fixed chunks of rows count and then place their own events."""
+    R = offsets.shape[0] - 1
+    step = (R + n_chunks - 1) // n_chunks
+    counts = np.zeros((n_chunks, n_inputs), np.int64)
+    for c in prange(n_chunks):
+        for k in range(offsets[min(R, c * step)], offsets[min(R, (c + 1) * step)]):
+            counts[c, indices[k]] += 1
+    # chunk c's events of input i go after those of the chunks before it: rows stay increasing
+    input_offsets = np.empty(n_inputs + 1, np.int64)
+    total = 0
+    for i in range(n_inputs):
+        input_offsets[i] = total
+        for c in range(n_chunks):
+            n = counts[c, i]
+            counts[c, i] = total
+            total += n
+    input_offsets[n_inputs] = total
+    rows = np.empty(total, np.int64)
+    for c in prange(n_chunks):
+        place = counts[c]
+        for r in range(min(R, c * step), min(R, (c + 1) * step)):
             for k in range(offsets[r], offsets[r + 1]):
-                # row views: LLVM vectorizes this loop (2-D indexing here ran 6x slower)
-                w_row = grad_w[indices[k], j0:j1]
-                for j in range(j1 - j0):
-                    w_row[j] += g_row[j]
+                i = indices[k]
+                rows[place[i]] = r
+                place[i] += 1
+    return input_offsets, rows
+
+
+@njit(**PARALLEL_KERNEL)
+def _input_block_weight_grad(input_offsets, rows, g, grad_w, chunk_rows, n_blocks):
+    """spike_weight_grad from the events by input, on ``n_blocks`` blocks of inputs with about
+    as many events each, one per iteration.
+
+    Each block walks g in chunks of ``chunk_rows`` rows (about G_CHUNK_BYTES, so a chunk
+    stays in the core's cache while the block's inputs add their rows of it) and adds into
+    grad_w[i] with add_rows: one pass over grad_w[i] per four events, not one per event as
+    a walk over the rows would take. Each grad_w[i] still adds its rows in increasing order.
+    """
+    R = g.shape[0]
+    n_inputs = grad_w.shape[0]
+    total = input_offsets[n_inputs]
+    for blk in prange(n_blocks):
+        i0 = np.searchsorted(input_offsets[:n_inputs], blk * total // n_blocks)
+        i1 = np.searchsorted(input_offsets[:n_inputs], (blk + 1) * total // n_blocks)
+        if blk == n_blocks - 1:
+            i1 = n_inputs
+        cursor = input_offsets[i0:i1].copy()
+        for limit in range(chunk_rows, R + chunk_rows, chunk_rows):
+            for i in range(i0, i1):
+                start = cursor[i - i0]
+                stop = start
+                while stop < input_offsets[i + 1] and rows[stop] < limit:
+                    stop += 1
+                add_rows(g, rows, start, stop, grad_w[i])
+                cursor[i - i0] = stop
