@@ -6,7 +6,9 @@ OpenBLAS worker threads spin for a while after each call; Numba's OpenMP threads
 same after each parallel kernel. On a 2-core machine the two pools then fight over the
 cores and a training step gets 3-4x slower (measured: 2.4 s vs 0.6 s per epoch of the
 sound-localization task). A network's forward and backward pass therefore run their
-small matrix products on one BLAS thread and leave the cores to the Numba kernels.
+matrix products on one BLAS thread and leave the cores to the Numba kernels; products of
+many rows get every core through Numba instead, a BLAS call per chunk of rows
+(``kernels/cpu/dense.py``).
 Other BLAS builds (MKL, Accelerate) are left alone.
 
 **Busy cores.** Numba's parallel kernels split each loop statically over their threads

@@ -10,6 +10,7 @@ import functools
 import numpy as np
 
 from ._buffers import POOL
+from ._threads import single_threaded_blas
 from ._validation import check_choice
 
 DEVICES = ("cpu", "cuda")
@@ -31,6 +32,7 @@ class CPUBackend:
 
     def __init__(self):
         from .kernels import cpu
+        self.dense = cpu.dense
         for kernel in KERNELS:
             setattr(self, kernel, getattr(cpu, kernel))
 
@@ -68,11 +70,17 @@ class CPUBackend:
     def copy_into(dst, host):
         dst[...] = host
 
-    @staticmethod
-    def matmul(a, b, out, trans_a=False, trans_b=False, accumulate=False):
+    def matmul(self, a, b, out, trans_a=False, trans_b=False, accumulate=False):
         a, b = (a.T if trans_a else a), (b.T if trans_b else b)
+        rows = self.dense.chunk_rows(a.shape[0])
         if accumulate:
             out += a @ b
+        elif (rows and a.flags.c_contiguous and out.flags.c_contiguous and a.dtype == b.dtype == out.dtype
+              and a.dtype in (np.float32, np.float64)):
+            # every core, each on row chunks of one BLAS thread (a weight gradient, a.T @ g, sums
+            # over the rows: one call)
+            with single_threaded_blas():
+                self.dense.row_chunk_matmul(a, np.ascontiguousarray(b), out, rows)
         else:
             np.matmul(a, b, out=out)  # straight into out: no temporary to copy (26 MB at 25600 x 256)
 

@@ -165,7 +165,8 @@ class Dense(Layer):
     sum of the weight rows of the inputs that fired, and the weight gradient adds into
     those rows only (``kernels/cpu/sparse.py``); the result equals the dense product to
     float rounding. Float inputs (currents, rates, spikes as 0.0/1.0), denser spikes and
-    uint8 holding other values than 0 and 1 take one matrix product (BLAS on the CPU).
+    uint8 holding other values than 0 and 1 take a matrix product (on the CPU: BLAS calls on
+    chunks of rows, on every core, ``kernels/cpu/dense.py``).
     With delays a compiled kernel adds each non-zero input into the steps its delays reach
     (spikes stay uint8 there too).
     """
