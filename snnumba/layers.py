@@ -18,10 +18,11 @@ SPIKE_DTYPES = (np.dtype(np.bool_), np.dtype(np.uint8))
 #: A bool/uint8 input whose fraction of non-zero entries is below this takes the
 #: event-driven projection (the weight rows of the inputs that fired), otherwise the dense
 #: BLAS product on one float copy. Measured with benchmarks/bench_projection.py on the
-#: 2-core machine (forward + weight gradient): events are faster up to 10-20 % for 6400
-#: rows of 200 -> 30 (1.27x at 10 %, 0.70x at 20 %) and 64000 rows of 1000 -> 1000 (5x at
-#: 2 %), up to 20-30 % for 64000 rows of 1000 -> 10 and 30-50 % for 25600 rows of 256 -> 20.
-#: One threshold for all sizes, at the narrowest layers' break-even.
+#: 2-core machine (forward + weight gradient, the dense products on row chunks): events are
+#: faster up to 10-20 % for 6400 rows of 200 -> 30 (1.35x at 10 %, 0.93x at 20 %) and 25600
+#: rows of 256 -> 20 (1.9x at 10 %, 0.96x at 20 %), up to 20-30 % for 64000 rows of 1000 ->
+#: 10 and to 50 % for 64000 rows of 1000 -> 1000 (12x at 2 %). One threshold for all
+#: sizes, below the narrowest layers' break-even.
 EVENT_DENSITY_THRESHOLD = 0.15
 
 
