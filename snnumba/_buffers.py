@@ -14,6 +14,7 @@ still holds is ever handed out twice. Small requests go to NumPy. The pool holds
 ``max_bytes``; beyond it, free buffers are dropped oldest first, and requests that still do
 not fit get plain NumPy memory. ``snnumba.release_memory()`` lets go of the free ones.
 """
+import math
 import os
 import sys
 import threading
@@ -49,7 +50,7 @@ class BufferPool:
 
     def empty(self, shape, dtype):
         dtype = np.dtype(dtype)
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        nbytes = math.prod(np.atleast_1d(shape).tolist()) * dtype.itemsize  # np.prod took 4 us a call
         if nbytes < MIN_BYTES:
             return np.empty(shape, dtype)
         with self._lock:
