@@ -81,6 +81,11 @@ class CPUBackend:
             # over the rows: one call)
             with single_threaded_blas():
                 self.dense.row_chunk_matmul(a, np.ascontiguousarray(b), out, rows)
+        elif trans_a and b.shape[1] < a.shape[0]:
+            # x.T @ g with fewer outputs than inputs as (g.T @ x).T: 20-35 % faster on one BLAS
+            # thread (6400 x 200 -> 30: 2.3 -> 1.5 ms; 64000 x 1000 -> 10: 76 -> 61 ms), same bits
+            # there; at 1000 -> 1000 10 % slower
+            out[...] = (b.T @ a.T).T
         else:
             np.matmul(a, b, out=out)  # straight into out: no temporary to copy (26 MB at 25600 x 256)
 
