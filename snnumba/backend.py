@@ -77,8 +77,8 @@ class CPUBackend:
             out += a @ b
         elif (rows and a.flags.c_contiguous and out.flags.c_contiguous and a.dtype == b.dtype == out.dtype
               and a.dtype in (np.float32, np.float64)):
-            # every core, each on row chunks of one BLAS thread (a weight gradient, a.T @ g, sums
-            # over the rows: one call)
+            # x @ W and g @ W.T: chunks of rows on every core, one BLAS thread each (x.T @ g, a
+            # weight gradient, sums over the rows: not split)
             with single_threaded_blas():
                 self.dense.row_chunk_matmul(a, np.ascontiguousarray(b), out, rows)
         elif trans_a and b.shape[1] < a.shape[0]:
