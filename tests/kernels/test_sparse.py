@@ -176,6 +176,32 @@ def test_events_by_input_add_rows_in_row_order(R, J, dtype, chunk_bytes, seed):
         np.testing.assert_array_equal(grad_w[i], expected)
 
 
+@pytest.mark.parametrize("pattern", ["last input only", "first input only", "uniform", "none"])
+@pytest.mark.parametrize("n_blocks", [1, 2, 3, 7])
+def test_input_blocks_take_each_input_once(pattern, n_blocks):
+    """However the events fall on the inputs, the blocks of inputs (cut at equal event
+    counts) cover every input exactly once: the same bits for any number of blocks."""
+    rng = np.random.default_rng(5)
+    R, N, J = 50, 6, 3
+    x = np.zeros((R, N), np.uint8)
+    if pattern == "last input only":
+        x[:, -1] = 1
+    elif pattern == "first input only":
+        x[:, 0] = 1
+    elif pattern == "uniform":
+        x = spikes(rng, (R, N), 0.5)
+    g = rng.normal(size=(R, J))
+    _, offsets, indices = build_index(x)
+    input_offsets, rows = sparse._events_by_input(offsets, indices, N, 4)
+    grad_w = np.zeros((N, J))
+    sparse._input_block_weight_grad(input_offsets, rows, g, grad_w, 7, n_blocks)
+    expected = np.zeros((N, J))
+    for i in range(N):
+        for r in np.flatnonzero(x[:, i]):
+            expected[i] = expected[i] + g[r]
+    np.testing.assert_array_equal(grad_w, expected)
+
+
 def test_counts_mark_rows_that_are_not_spikes():
     x = np.array([[0, 1, 1, 0], [0, 2, 0, 0], [0, 0, 0, 0], [1, 1, 1, 255]], np.uint8)
     counts = np.empty(4, np.int64)
