@@ -6,7 +6,7 @@ from hypothesis import example, given, strategies as st
 from hypothesis.extra import numpy as hnp
 
 from snnumba.kernels import cpu
-from snnumba.kernels.cpu.lif import MAX_BLOCK, MIN_BLOCK, block_size
+from snnumba.kernels.cpu.lif import MAX_BLOCK, MIN_BLOCK, block_size, rows_as_one
 from snnumba.surrogate import resolve
 from tests.reference import (naive_lif_backward, naive_lif_forward, naive_readout_forward, tangent_lif,
                              tangent_readout)
@@ -254,3 +254,25 @@ def test_parallel_kernels_equal_serial():
         numba.set_num_threads(before)
     for a, b in zip(parallel, serial):
         np.testing.assert_array_equal(a, b)
+
+
+def test_short_rows_become_one_row_of_views():
+    """Rows shorter than MIN_BLOCK are handed to the kernels as one row of B * N neurons:
+    views of the same memory (the kernels' writes land in the caller's arrays)."""
+    h, v = np.zeros((5, 4, 30)), np.zeros((4, 30))
+    empty = np.zeros((0, 4, 30))                       # a recording with zero steps
+    flat_h, flat_v, flat_empty = rows_as_one(h, v, empty)
+    assert (flat_h.shape, flat_v.shape, flat_empty.shape) == ((5, 1, 120), (1, 120), (0, 1, 120))
+    flat_v[0, 37] = 1.0
+    assert v[1, 7] == 1.0
+
+
+@pytest.mark.parametrize("case", ["long rows", "one row", "not contiguous"])
+def test_rows_stay_rows(case):
+    """Long rows, a single row and an array a reshape would copy are passed on as they are."""
+    shape = {"long rows": (3, MIN_BLOCK), "one row": (1, 30), "not contiguous": (3, 30)}[case]
+    h, v = np.zeros((5,) + shape), np.zeros(shape)
+    if case == "not contiguous":
+        v = np.zeros((shape[0], 2 * shape[1]))[:, ::2]
+    out = rows_as_one(h, v)
+    assert out[0] is h and out[1] is v

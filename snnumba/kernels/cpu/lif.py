@@ -45,6 +45,18 @@ def block_size(batch, n):
     return -(-size // 64) * 64
 
 
+def rows_as_one(*arrays):
+    """``[..., B, N]`` arrays as ``[..., 1, B * N]`` views when a row is shorter than MIN_BLOCK,
+    for dynamics in which every (batch row, neuron) evolves on its own: the work items are
+    then whole blocks, not short rows (flagship BPTT, 64 rows of 30 neurons: 0.95 -> 0.37
+    ms, the same bits). Unchanged when the rows are long enough, or when one array is not
+    C-contiguous (a reshape would copy it and lose the kernel's writes)."""
+    B, N = arrays[0].shape[-2:]
+    if N >= MIN_BLOCK or B == 1 or not all(a.flags.c_contiguous for a in arrays):
+        return arrays
+    return tuple(a.reshape(a.shape[:-2] + (1, B * N)) for a in arrays)
+
+
 @njit(inline="always", cache=True)
 def _block(job, n_blocks, size, n):
     """Batch row and neuron range ``[start, stop)`` of work item ``job``. The range is
@@ -87,9 +99,11 @@ def _readout_backward(alpha, grad_v, grad_h, size):
 
 def readout_forward(h, alpha, v0, v_out, v_final):
     """Leaky readout forward. h, v_out: [T, B, N]; v0, v_final: [B, N]."""
+    h, v0, v_out, v_final = rows_as_one(h, v0, v_out, v_final)
     _readout_forward(h, alpha, v0, v_out, v_final, block_size(*h.shape[1:]))
 
 
 def readout_backward(alpha, grad_v, grad_h):
     """Leaky readout BPTT: gh[t] = gv[t+1], gv[t] = grad_v[t] + alpha * gv[t+1]."""
+    grad_v, grad_h = rows_as_one(grad_v, grad_h)
     _readout_backward(alpha, grad_v, grad_h, block_size(*grad_v.shape[1:]))

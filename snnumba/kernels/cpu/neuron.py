@@ -42,7 +42,7 @@ from numba import njit, prange
 
 from .. import neuron_step as _ns
 from ._compile import PARALLEL_KERNEL, surrogate_grad
-from .lif import _block, block_size
+from .lif import _block, block_size, rows_as_one
 from .sparse import add_rows
 
 
@@ -264,6 +264,9 @@ def neuron_forward(h, recurrent_weight, alpha, alpha_syn, rho, adapt_strength, t
                    v_final, s_final, i_final, a_final, z_final):
     """Forward pass of the neuron family (arguments in the module docstring)."""
     if recurrent_weight.shape[0] == 0 and _is_default(reset, timing, alpha, alpha_syn, rho):
+        (h, threshold, v0, s0, i0, a0, v_out, s_out, i_out, a_out, v_final, s_final, i_final,
+         a_final) = rows_as_one(h, np.ascontiguousarray(threshold), v0, s0, i0, a0, v_out, s_out, i_out, a_out,
+                                v_final, s_final, i_final, a_final)
         _forward_default(h, alpha, alpha_syn, rho, adapt_strength, threshold, v0, s0, i0, a0, v_out, s_out,
                          i_out, a_out, v_final, s_final, i_final, a_final, block_size(*h.shape[1:]))
     elif recurrent_weight.shape[0] == 0:
@@ -445,6 +448,8 @@ def neuron_backward(x, recurrent_weight, v_out, s_out, i_out, a_out, alpha, alph
     per-(batch, neuron) ``grad_alpha``, ``grad_alpha_syn``, ``grad_threshold`` [B, N]."""
     wanted = grad_alpha.shape[0] + grad_alpha_syn.shape[0] + grad_threshold.shape[0]
     if recurrent_weight.shape[0] == 0 and _is_default(reset, timing, alpha, alpha_syn, rho) and not wanted:
+        x, v_out, s_out, i_out, a_out, threshold, v0, s0, grad_s, grad_v, grad_h = rows_as_one(
+            x, v_out, s_out, i_out, a_out, np.ascontiguousarray(threshold), v0, s0, grad_s, grad_v, grad_h)
         _backward_default(x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength, threshold,
                           v0, s0, surrogate, slope, grad_s, grad_v, grad_h, block_size(*x.shape[1:]))
     elif recurrent_weight.shape[0] == 0:
