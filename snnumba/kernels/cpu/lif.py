@@ -15,7 +15,9 @@ as the thread count allows (``block_size``): one long contiguous run per step st
 from memory faster than many short ones (measured single-threaded on a shared host, N =
 100 000: 0.46e9 neuron-steps/s at 1024 neurons per block, 0.63e9 at 16 384). Each item
 writes only its own neurons and every neuron's arithmetic is the same whatever the
-blocks, so the result does not depend on the thread count.
+blocks, so the result does not depend on the thread count. For the same reason, rows
+shorter than a block are first joined into one row of ``B * N`` neurons (``rows_as_one``)
+where the dynamics allow it (no recurrence, no per-neuron constants).
 
 The public names are thin launchers, as in the CUDA twin: they pick the block size from
 the thread count (``numba.get_num_threads`` inside a kernel would make it uncacheable)
