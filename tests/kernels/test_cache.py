@@ -1,4 +1,5 @@
 """Compiled kernels are cached in the user's folder, never beside the installed sources."""
+import ast
 import os
 import pathlib
 import subprocess
@@ -60,6 +61,26 @@ def test_a_changed_inlined_helper_gets_a_fresh_cache_folder(tmp_path, monkeypatc
     with open(tmp_path / "scalar.py", "a") as f:
         f.write("\n# edited\n")
     assert _cache.kernel_cache_dir() != first
+
+
+def test_every_file_the_cpu_kernels_import_from_is_in_the_stamp():
+    """A CPU kernel compiles what it imports from another file into itself, and Numba keys
+    its cache on the kernel's own file: every file imported from must be in the stamp, or an
+    edit there would be served stale code (``add_rows`` in sparse.py and ``_block`` in lif.py
+    are compiled into neuron.py's kernels)."""
+    kernels = PACKAGE / "kernels"
+    imported = set()
+    for path in (kernels / "cpu").glob("*.py"):
+        if path.name == "__init__.py":       # imports the kernels; compiles nothing into them
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = path.parent if node.level == 1 else path.parent.parent
+                names = [node.module] if node.module else [alias.name for alias in node.names]
+                imported |= {(base / (name.replace(".", "/") + ".py")).relative_to(kernels).as_posix()
+                             for name in names}
+    assert "cpu/sparse.py" in imported and "neuron_step.py" in imported
+    assert imported <= set(_cache._INLINED_HELPERS)
 
 
 def test_the_block_restores_numba_setting():
