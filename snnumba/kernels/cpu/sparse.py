@@ -240,10 +240,9 @@ def _input_block_weight_grad(input_offsets, rows, g, grad_w, chunk_rows, n_block
     n_inputs = grad_w.shape[0]
     total = input_offsets[n_inputs]
     for blk in prange(n_blocks):
-        i0 = np.searchsorted(input_offsets[:n_inputs], blk * total // n_blocks)
-        i1 = np.searchsorted(input_offsets[:n_inputs], (blk + 1) * total // n_blocks)
-        if blk == n_blocks - 1:
-            i1 = n_inputs
+        # the inputs whose events start in this block's share; those past the last bound have none
+        i0 = np.searchsorted(input_offsets, blk * total // n_blocks)
+        i1 = np.searchsorted(input_offsets, (blk + 1) * total // n_blocks)
         cursor = input_offsets[i0:i1].copy()
         for limit in range(chunk_rows, R + chunk_rows, chunk_rows):
             for i in range(i0, i1):
