@@ -41,7 +41,7 @@ import numpy as np
 from numba import njit, prange
 
 from .. import neuron_step as _ns
-from ._compile import PARALLEL_KERNEL, surrogate_grad
+from ._compile import KERNEL, PARALLEL_KERNEL, surrogate_grad
 from .lif import _block, block_size, rows_as_one
 from .sparse import add_rows
 
@@ -95,7 +95,7 @@ def _block_steps(h, t, b, start, stop, state, s, const, v_out, s_out, i_out, a_o
         s_out[t, b, n] = z
 
 
-@njit(cache=True)
+@njit(**KERNEL)
 def _copy_into(dst, src):
     """``dst[:] = src`` element by element: a slice assignment compiles Numba's shape-mismatch
     message with it, 3-5 s of a first run's compiling."""
