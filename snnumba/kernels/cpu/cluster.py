@@ -32,7 +32,7 @@ _first_row = njit(inline="always", cache=True)(columns.first_spike_row)
 
 #: Neurons per block of the CPU spike_cluster.
 BLOCK = 256
-#: Time steps applied per pass over a block's state.
+#: Time steps applied per pass over a block's state (``_steps`` writes out that many).
 UNROLL = 4
 # offsets of the state rows in a block's state array (see columns.cluster_start)
 COUNT, NUM, MIN_NUM, MIN_T, LAST, BEST, BEST_T, TOP, BOTTOM, PROBE = (k * BLOCK for k in range(10))
@@ -71,21 +71,35 @@ def _positive_row(v, lo, w, s, T_in, st):
         st[BEST + i], st[BEST_T + i] = _positive(v[s, lo + i], sf, tin, st[LAST + i], st[BEST + i], st[BEST_T + i])
 
 
+@njit(inline="always", cache=True)
+def _one_step(x, y, th, tf, tin, one, state):
+    """Step tf of one neuron (value x), and step tf - T_in (value y) offered as a candidate."""
+    count, num, min_num, min_t, last, best, best_t, top, bottom, probe = state
+    count, num, min_num, min_t, last = _cluster(x >= th, tf, tin, one, count, num, min_num, min_t, last)
+    top, bottom, probe = _extremes(x, top, bottom, probe)
+    best, best_t = _positive(y, tf - tin, tin, last, best, best_t)
+    return count, num, min_num, min_t, last, best, best_t, top, bottom, probe
+
+
 @njit(**KERNEL)
 def _steps(v, threshold, lo, w, t, T_in, st):
-    """Steps t .. t + UNROLL - 1 of everything (candidates T_in steps late), t >= T_in."""
-    one, tf0, tin = v.dtype.type(1), v.dtype.type(t), v.dtype.type(T_in)
+    """Steps t .. t + UNROLL - 1 of everything (candidates T_in steps late), t >= T_in.
+
+    The rows are taken as views of the block first: indexing ``v[t, lo + i]`` directly,
+    Numba's wraparound of a possibly negative index turned the loads into gathers (2-D
+    indexing kept the loop at about half the speed)."""
+    one, tf, tin = v.dtype.type(1), v.dtype.type(t), v.dtype.type(T_in)
+    hi = lo + w
+    th = threshold[lo:hi]
+    x0, x1, x2, x3 = v[t, lo:hi], v[t + 1, lo:hi], v[t + 2, lo:hi], v[t + 3, lo:hi]
+    y0, y1, y2, y3 = v[t - T_in, lo:hi], v[t + 1 - T_in, lo:hi], v[t + 2 - T_in, lo:hi], v[t + 3 - T_in, lo:hi]
     for i in range(w):
-        th = threshold[lo + i]
-        count, num, min_num, min_t, last, best, best_t, top, bottom, probe = _load(st, i)
-        tf = tf0
-        for u in range(UNROLL):
-            x = v[t + u, lo + i]
-            count, num, min_num, min_t, last = _cluster(x >= th, tf, tin, one, count, num, min_num, min_t, last)
-            top, bottom, probe = _extremes(x, top, bottom, probe)
-            best, best_t = _positive(v[t + u - T_in, lo + i], tf - tin, tin, last, best, best_t)
-            tf += one
-        _store(st, i, (count, num, min_num, min_t, last, best, best_t, top, bottom, probe))
+        state = _load(st, i)
+        state = _one_step(x0[i], y0[i], th[i], tf, tin, one, state)
+        state = _one_step(x1[i], y1[i], th[i], tf + one, tin, one, state)
+        state = _one_step(x2[i], y2[i], th[i], tf + 2 * one, tin, one, state)
+        state = _one_step(x3[i], y3[i], th[i], tf + 3 * one, tin, one, state)
+        _store(st, i, state)
 
 
 @njit(**PARALLEL_KERNEL)
