@@ -71,14 +71,22 @@ class CPUBackend:
         dst[...] = host
 
     def matmul(self, a, b, out, trans_a=False, trans_b=False, accumulate=False):
+        # chunks of rows on every core, one BLAS thread each, for arrays the kernels take
+        chunkable = (not accumulate and a.dtype == b.dtype == out.dtype and a.dtype in (np.float32, np.float64)
+                     and a.flags.c_contiguous and out.flags.c_contiguous)
+        if chunkable and trans_a and not trans_b and b.flags.c_contiguous:
+            # x.T @ g, a weight gradient: a sum over the rows, chunk by chunk
+            rows = self.dense.weight_grad_chunk_rows(*a.shape, b.shape[1], a.itemsize)
+            if rows:
+                with single_threaded_blas():
+                    self.dense.row_chunk_weight_grad(a, b, out, rows)
+                return
         a, b = (a.T if trans_a else a), (b.T if trans_b else b)
         rows = self.dense.chunk_rows(a.shape[0])
         if accumulate:
             out += a @ b
-        elif (rows and a.flags.c_contiguous and out.flags.c_contiguous and a.dtype == b.dtype == out.dtype
-              and a.dtype in (np.float32, np.float64)):
-            # x @ W and g @ W.T: chunks of rows on every core, one BLAS thread each (x.T @ g, a
-            # weight gradient, sums over the rows: not split)
+        elif rows and chunkable and not trans_a:
+            # x @ W and g @ W.T: each chunk its own rows of out
             with single_threaded_blas():
                 self.dense.row_chunk_matmul(a, np.ascontiguousarray(b), out, rows)
         elif trans_a and b.shape[1] < a.shape[0]:

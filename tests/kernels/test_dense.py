@@ -40,21 +40,75 @@ def test_chunk_rows(n_rows, expected):
     assert dense.chunk_rows(n_rows) == expected
 
 
-def test_backend_takes_row_chunks_only_for_row_products(monkeypatch):
-    """x @ W and g @ W.T on row chunks; x.T @ g (a sum over the rows), small products and
-    mixed dtypes in one NumPy call."""
+def test_backend_takes_row_chunks_for_large_products(monkeypatch):
+    """x @ W and g @ W.T on row chunks, x.T @ g on the weight gradient's chunks; small
+    products, mixed dtypes and weights too large for the copies in one NumPy call."""
     calls = []
-    monkeypatch.setattr(dense, "row_chunk_matmul", lambda a, b, out, rows: calls.append(rows))
+    monkeypatch.setattr(dense, "row_chunk_matmul", lambda a, b, out, rows: calls.append(("rows", rows)))
+    monkeypatch.setattr(dense, "row_chunk_weight_grad", lambda x, g, out, rows: calls.append(("grad", rows)))
     be = get_backend("cpu")
     big = np.ones((1000, 8), np.float32)
     w = np.ones((8, 5), np.float32)
     be.matmul(big, w, np.empty((1000, 5), np.float32))
     be.matmul(big, w.T.copy(), np.empty((1000, 5), np.float32), trans_b=True)
-    assert calls == [dense.chunk_rows(1000)] * 2
-    be.matmul(big, np.ones((1000, 3), np.float32), np.zeros((8, 3), np.float32), trans_a=True)
+    grad_x = np.ones((2**14, 64), np.float32)   # a weight gradient of MIN_WEIGHT_GRAD_MACS
+    be.matmul(grad_x, grad_x, np.zeros((64, 64), np.float32), trans_a=True)
+    assert calls == [("rows", dense.chunk_rows(1000))] * 2 + [("grad", dense.chunk_rows(2**14))]
     be.matmul(big[:10], w, np.empty((10, 5), np.float32))
     be.matmul(big.astype(np.float64), w, np.empty((1000, 5), np.float64))
-    assert len(calls) == 2
+    be.matmul(big, np.ones((1000, 3), np.float32), np.zeros((8, 3), np.float32), trans_a=True)
+    wide = dense.CHUNK_COPIES_BYTES // 4  # one copy of an [wide, 2] float32 weight takes half the bound
+    be.matmul(np.ones((200, wide), np.float32), np.ones((200, 2), np.float32), np.zeros((wide, 2), np.float32),
+              trans_a=True)
+    assert len(calls) == 3
+
+
+@pytest.mark.parametrize("n_rows, n_in, n_out, expected", [
+    (100, 2**20, 10, 0),                                                # too few rows
+    (6400, 200, 30, 0),                                                 # the flagship's: too few MACs
+    (2**14, 2**6, 2**6, dense.chunk_rows(2**14)),                       # exactly MIN_WEIGHT_GRAD_MACS
+    (2**14, 2**6, 2**6 - 1, 0),                                         # one output less
+    (25344, 256, 256, dense.chunk_rows(25344)),                         # recurrent weights: 16 chunks
+    (64000, 1000, 1000, 16000),                                         # 4 MB copies: four of them
+    (64000, dense.CHUNK_COPIES_BYTES // 8, 1, 32000),                   # half the bound: two
+    (64000, dense.CHUNK_COPIES_BYTES // 4, 1, 0)])                      # the whole bound: one call
+def test_weight_grad_chunk_rows(n_rows, n_in, n_out, expected):
+    """The row chunks from MIN_WEIGHT_GRAD_MACS on, fewer where the copies of the weight
+    would exceed CHUNK_COPIES_BYTES."""
+    assert 2**14 * 2**6 * 2**6 == dense.MIN_WEIGHT_GRAD_MACS
+    assert dense.weight_grad_chunk_rows(n_rows, n_in, n_out, 4) == expected
+
+
+@given(st.integers(1, 4 * dense.MIN_CHUNK_ROWS + 3), st.integers(1, 30), st.integers(1, 30),
+       st.integers(1, 3 * dense.MIN_CHUNK_ROWS), st.sampled_from([np.float32, np.float64]), st.integers(0, 2**32 - 1))
+@example(200, 30, 3, 64, np.float32, 0)    # fewer outputs than inputs: the transposed chunks
+@example(200, 3, 30, 64, np.float64, 1)    # more outputs than inputs: the direct chunks
+def test_row_chunk_weight_grad_equals_reference(R, n_in, n_out, rows, dtype, seed):
+    """x.T @ g summed over chunks of any size (one row to all rows) equals the float64 product."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(R, n_in)).astype(dtype)
+    g = rng.normal(size=(R, n_out)).astype(dtype)
+    out = np.full((n_in, n_out), np.nan, dtype)
+    dense.row_chunk_weight_grad(x, g, out, rows)
+    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out, x.astype(np.float64).T @ g.astype(np.float64), **tol)
+
+
+def test_row_chunk_weight_grad_adds_chunks_in_order():
+    """The chunks' products are added in chunk order: with 0/1 inputs and gradients whose
+    sum depends on the order in float32 (1 + 1e-8 + ... rounds differently from the other
+    way round), the result is the left-to-right sum of the chunks."""
+    rows = 64
+    x = np.ones((3 * rows, 1), np.float32)
+    g = np.zeros((3 * rows, 2), np.float32)
+    g[0, :] = 1.0                   # chunk 0 sums to 1
+    g[rows, :] = 3e-8               # chunks 1 and 2 each add a value below half an ulp of 1
+    g[2 * rows, :] = 3e-8
+    out = np.empty((1, 2), np.float32)
+    dense.row_chunk_weight_grad(x, g, out, rows)
+    expected = (np.float32(1.0) + np.float32(3e-8)) + np.float32(3e-8)
+    np.testing.assert_array_equal(out, np.full((1, 2), expected, np.float32))
+    assert expected != np.float32(1.0) + (np.float32(3e-8) + np.float32(3e-8))
 
 
 def test_parallel_equals_serial_exactly():
@@ -65,11 +119,16 @@ def test_parallel_equals_serial_exactly():
     rows = dense.chunk_rows(a.shape[0])
     before = numba.get_num_threads()
     assert before > 1 or numba.config.NUMBA_NUM_THREADS == 1
-    parallel, serial = np.empty((1500, 17), np.float32), np.empty((1500, 17), np.float32)
-    dense.row_chunk_matmul(a, b, parallel, rows)
-    numba.set_num_threads(1)
-    try:
-        dense.row_chunk_matmul(a, b, serial, rows)
-    finally:
-        numba.set_num_threads(before)
-    np.testing.assert_array_equal(parallel, serial)
+    grads = {}
+    for threads in (before, 1):
+        numba.set_num_threads(threads)
+        try:
+            out = np.empty((1500, 17), np.float32)
+            dense.row_chunk_matmul(a, b, out, rows)
+            grad = np.empty((33, 17), np.float32)
+            dense.row_chunk_weight_grad(a, out, grad, rows)
+            grads[threads] = (out, grad)
+        finally:
+            numba.set_num_threads(before)
+    for parallel, serial in zip(grads[before], grads[1]):
+        np.testing.assert_array_equal(parallel, serial)

@@ -14,7 +14,7 @@ with caching_into_kernel_cache_dir():
     from .cluster import mark_steps  # host-side: no twin, the steps come back to the host
     from .cells import bernoulli_error_cell, gaussian_error_cell
     from .sparse import spike_matmul, spike_row_counts, spike_row_indices, spike_weight_grad
-    from .dense import row_chunk_matmul  # the CPU side of CPUBackend.matmul (CUDA has its own)
+    from .dense import row_chunk_matmul, row_chunk_weight_grad  # CPUBackend.matmul (CUDA has its own)
 
 
 __all__ = [
