@@ -62,7 +62,7 @@ import numpy as np
 from . import surrogate as _surrogate
 from ._validation import check_array, check_choice, check_int, check_nonnegative, check_positive
 from .kernels.neuron_step import RESETS, TIMINGS
-from .layers import Layer, spike_events
+from .layers import EVENT_DENSITY_THRESHOLD, Layer, spike_events
 
 
 @dataclass(frozen=True)
@@ -547,14 +547,19 @@ class RecurrentLIF(LIF):
         return self.params["recurrent_weight"]
 
     def _weight_grads(self, s, z0, grad_h):
-        """dV = sum_t z[t-1]^T dL/dx[t], z[-1] = z0: the event-driven weight gradient on the
-        spikes shifted by one step."""
+        """dV = sum_t z[t-1]^T dL/dx[t], z[-1] = z0: the weight gradient on the spikes shifted
+        by one step, event-driven below Dense's density threshold, else dense (as Dense)."""
         be = self.backend
         T, B, N = s.shape
         g = be.zeros((N, N), self.dtype)  # added in one go, as Dense's weight gradient
         if T > 1:
             prev = s[:T - 1].reshape((T - 1) * B, N)
-            be.spike_weight_grad(*spike_events(be, prev), grad_h[1:].reshape((T - 1) * B, N), g)
+            later = grad_h[1:].reshape((T - 1) * B, N)
+            events = spike_events(be, prev, EVENT_DENSITY_THRESHOLD)
+            if events is None:
+                be.matmul(be.asarray(prev, self.dtype), later, g, trans_a=True)
+            else:
+                be.spike_weight_grad(*events, later, g)
         be.spike_weight_grad(*spike_events(be, z0), grad_h[0], g)
         if not self.self_connections:
             host = be.to_host(g).copy()

@@ -289,3 +289,23 @@ def test_edge_cases_one_step_silent_and_saturated(combo):
                                     ref["weight"])[0]
         np.testing.assert_allclose(grad_h, r_h, rtol=1e-9, atol=1e-12)
     assert z.any(axis=0).all()                   # the saturated input makes every neuron spike
+
+
+@pytest.mark.parametrize("threshold", [0.0, 1.1])
+def test_recurrent_weight_gradient_dense_and_event_driven(monkeypatch, threshold):
+    """The recurrent weight's gradient sum_t z[t-1]^T dL/dx[t] is a dense product (on row
+    chunks, here for any size) at or above the density threshold and event-driven below it
+    (0.0: always dense, 1.1: always events); both equal the float64 sum."""
+    import snnumba.neurons
+    from snnumba.kernels.cpu import dense
+    monkeypatch.setattr(snnumba.neurons, "EVENT_DENSITY_THRESHOLD", threshold)
+    monkeypatch.setattr(dense, "MIN_WEIGHT_GRAD_MACS", 0)
+    rng = np.random.default_rng(11)
+    T, B, N = 20, 8, 16
+    layer = snn.RecurrentLIF(N, tau=5e-3, threshold=0.5, init_bound=0.5, rng=rng)
+    z = layer.forward(rng.normal(0.4, 0.6, (T, B, N)).astype(np.float32))
+    assert 0.05 < z.mean() < 0.95
+    grad_x = layer.backward(rng.normal(size=(T, B, N)).astype(np.float32))
+    prev = np.concatenate([np.zeros((1, B, N)), z[:-1]]).reshape(T * B, N)   # z[-1] = 0: at rest
+    expected = prev.T @ grad_x.reshape(T * B, N).astype(np.float64)
+    np.testing.assert_allclose(layer.grads["recurrent_weight"], expected, rtol=1e-5, atol=1e-5)
