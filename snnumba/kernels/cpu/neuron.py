@@ -286,11 +286,11 @@ def neuron_forward(h, recurrent_weight, alpha, alpha_syn, rho, adapt_strength, t
 
 
 @njit(inline="always", cache=True)
-def _grad_one(x, v_out, s_out, i_out, a_out, v0, s0, t, b, n, k, const, opts, gz, gm, carry, acc):
+def _grad_one(x, v_out, s_out, i_out, a_out, v0, s0, t, b, n, k, const, reset, timing, syn, adapt, code, slope,
+              learn, gz, gm, carry, acc):
     """BPTT of step t of neuron n (row b, local index k): ``carry[4, :]`` holds dL/d(v, s,
     i, a after the step) and receives dL/d(state before it); ``acc[3, :]`` accumulates
     dL/d(alpha, alpha_syn, threshold) when ``learn``. Returns dL/dx."""
-    reset, timing, syn, adapt, code, slope, learn = opts
     gx, gv, gs, gi, ga, g_al, g_al_syn, g_th = _grad_at(
         x, v_out, s_out, i_out, a_out, v0, s0, t, b, n, const[0, k], const[1, k], const[2, k], const[3, k],
         const[4, k], reset, timing, syn, adapt, code, slope, gz, gm, carry[0, k], carry[1, k], carry[2, k],
@@ -309,7 +309,8 @@ def _grad_one(x, v_out, s_out, i_out, a_out, v0, s0, t, b, n, k, const, opts, gz
 
 
 @njit(inline="always", cache=True)
-def _block_grads(x, v_out, s_out, i_out, a_out, v0, s0, t, b, start, stop, const, opts, grad_s, grad_v,
+def _block_grads(x, v_out, s_out, i_out, a_out, v0, s0, t, b, start, stop, const, reset, timing, syn, adapt, code,
+                 slope, learn, grad_s, grad_v,
                  grad_h, carry, acc, use_grad_v):
     """Step t of the BPTT of the neurons [start, stop) of row b (constant options in the
     default model, as ``_block_steps``)."""
@@ -318,7 +319,8 @@ def _block_grads(x, v_out, s_out, i_out, a_out, v0, s0, t, b, start, stop, const
         # only under the flag, the loop stayed scalar (A/B, sigmoid: 221 -> 195 ms)
         gm = grad_v[t, b, n]
         gm = gm if use_grad_v else 0.0
-        grad_h[t, b, n] = _grad_one(x, v_out, s_out, i_out, a_out, v0, s0, t, b, n, n - start, const, opts,
+        grad_h[t, b, n] = _grad_one(x, v_out, s_out, i_out, a_out, v0, s0, t, b, n, n - start, const, reset, timing,
+                                    syn, adapt, code, slope, learn,
                                     grad_s[t, b, n], gm, carry, acc)
 
 
@@ -349,7 +351,7 @@ def _backward_default(x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adap
             # one inlined copy of the step for both cases (grad_s stands in for a grad_v that is
             # never read): two copies, one per case, ran 7-8 % faster but took 19 s to compile, not 10
             _block_grads(x, v_out, s_out, i_out, a_out, v0, s0, t, b, start, stop, const,
-                         (0, 0, False, False, surrogate, slope, False), grad_s,
+                         0, 0, False, False, surrogate, slope, False, grad_s,
                          grad_v if has_grad_v else grad_s, grad_h, carry, acc, has_grad_v)
 
 
@@ -370,7 +372,7 @@ def _backward_blocks(x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt
         const = _constants(alpha, alpha_syn, rho, adapt_strength, threshold[b], start, stop, syn, adapt)
         for t in range(T - 1, -1, -1):
             _block_grads(x, v_out, s_out, i_out, a_out, v0, s0, t, b, start, stop, const,
-                         (reset, timing, syn, adapt, surrogate, slope, learn), grad_s,
+                         reset, timing, syn, adapt, surrogate, slope, learn, grad_s,
                          grad_v if has_grad_v else grad_s, grad_h, carry, acc, has_grad_v)
         _write_grads(acc, b, start, stop, grad_alpha, grad_alpha_syn, grad_threshold)
 
@@ -383,7 +385,6 @@ def _recurrent_grads(x, weight, v_out, s_out, i_out, a_out, alpha, alpha_syn, rh
     values) and ``_backward_recurrent_fixed`` (as constants)."""
     T, B, N = x.shape
     has_grad_v = grad_v.shape[0] != 0
-    opts = (reset, timing, syn, adapt, surrogate, slope, learn)
     # Time runs outside, the batch rows in parallel inside: each step's dL/dz[t-1] = V @ dL/dx[t]
     # is then a matrix product over a chunk of rows (BLAS reuses V from cache across rows;
     # a matrix-vector product per row re-read all of V per row and step: 4x slower at N = 256)
@@ -407,7 +408,8 @@ def _recurrent_grads(x, weight, v_out, s_out, i_out, a_out, alpha, alpha_syn, rh
                 carry_b, acc_b, const_b = carry[b], acc[b], const[b]
                 for n in range(N):
                     gm = grad_v[t, b, n] if has_grad_v else 0.0
-                    g = _grad_one(x, v_out, s_out, i_out, a_out, v0, s0, t, b, n, n, const_b, opts,
+                    g = _grad_one(x, v_out, s_out, i_out, a_out, v0, s0, t, b, n, n, const_b, reset, timing, syn,
+                                  adapt, surrogate, slope, learn,
                                   grad_s[t, b, n] + g_rec[b, n], gm, carry_b, acc_b)
                     gx[b, n] = g
                     grad_h[t, b, n] = g
