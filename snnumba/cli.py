@@ -140,7 +140,6 @@ def _score(net, data, args, log):
 
 # --- the commands ---------------------------------------------------------------------------
 def run_sound_localization(args):
-    from .network import Network
     from .optim import Adam
     from .tasks import sound_localization as sl
     from .training import Trainer
@@ -156,11 +155,7 @@ def run_sound_localization(args):
                                device=args.device)
     trainer = Trainer(net, Adam(net, lr=args.lr), progress=not (args.quiet or args.json))
 
-    def warm_up():  # one step of a throwaway copy compiles (or loads) every kernel training uses
-        scratch = Network.from_arrays(net.to_arrays(), device=args.device)
-        Trainer(scratch, Adam(scratch, lr=args.lr), progress=False).train_epoch(
-            sl.SoundLocalizationData(2, 0, device=args.device), 2, np.random.default_rng(0))
-    compile_seconds, kernels = _prepare_kernels(args.device, warm_up, log)
+    compile_seconds, kernels = _prepare_kernels(args.device, lambda: sl.warm_up(net, args.lr), log)
 
     start = time.perf_counter()
     history = trainer.fit(data.train, data.val, epochs=args.epochs, batch_size=args.batch_size,

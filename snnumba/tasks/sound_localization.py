@@ -150,6 +150,32 @@ def build_network(hidden=30, tau=5e-3, dales_law=False, ie_ratio=0.5, surrogate=
     return Network(layers, device=device, dtype=dtype)
 
 
+def training_step(net, lr):
+    """One training epoch of two samples (Adam at ``lr``) on ``net``: every kernel a
+    training run of ``net`` calls, compiled or loaded from the cache."""
+    from ..optim import Adam
+    from ..training import Trainer
+    Trainer(net, Adam(net, lr=lr), progress=False).train_epoch(
+        SoundLocalizationData(2, 0, device=net.device), 2, np.random.default_rng(0))
+
+
+def warm_up(net, lr, helper=None):
+    """Compile (or load) the kernels a training run of ``net`` uses, by ``training_step`` on
+    a throwaway copy. On a cold CPU cache a helper process compiles the backward half
+    meanwhile (``snnumba._warmup``; ``helper`` True/False forces it on or off)."""
+    from .. import _warmup
+    from .._threads import compute_threads
+    from ..network import Network
+    scratch = Network.from_arrays(net.to_arrays(), device=net.device)
+    with _warmup.backward_kernels_in_helper(scratch, lr, f"{__name__}:training_step", helper) as process:
+        if process is not None:
+            cfg = StimulusConfig()
+            with compute_threads():  # the forward kernels compile here in the meantime
+                scratch.forward(np.zeros((cfg.steps, 2, cfg.n_inputs), scratch.dtype))
+            _warmup.finish(process)
+    training_step(scratch, lr)
+
+
 def check_network(network, config=None, source="the network"):
     """Raise ValueError unless ``network`` starts with a ``Dense`` layer taking the task's
     ``2 * anf_per_ear`` inputs and its last ``Dense`` layer has one output per class."""
@@ -251,10 +277,7 @@ def run(config=None, seed=0, progress=False):
     trainer = Trainer(net, Adam(net, lr=c["lr"]), progress=progress)
 
     start = time.perf_counter()
-    # one step of a throwaway copy compiles (or loads) every kernel, as the command does
-    scratch = build_network(rng=0, **net_options)
-    Trainer(scratch, Adam(scratch, lr=c["lr"]), progress=False).train_epoch(
-        SoundLocalizationData(2, 0, device=c["device"]), 2, np.random.default_rng(0))
+    warm_up(net, c["lr"])  # as the command does
     compile_seconds = time.perf_counter() - start
 
     start = time.perf_counter()

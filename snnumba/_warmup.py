@@ -1,0 +1,128 @@
+"""A cold start compiled on two cores: the backward kernels in a helper process.
+
+Numba compiles one function at a time in a process (a global lock), and the kernels of a
+training step take 14-20 s to compile on a cold cache here, one core's work. The warm-up
+step (``tasks.sound_localization.warm_up``) therefore splits it: a helper process runs
+the same step (named to it as ``"module:function"``, called ``function(net, lr)``) on a copy
+of the network with the forward kernels replaced by stand-ins that
+write zeros (``_zero_outputs``), so that it compiles, and caches on disk, only the kernels
+of the data, the backward pass and the optimizer; meanwhile this process runs the forward
+pass on zeros, compiling the forward kernels. This process then runs the real step and
+loads the helper's kernels from the cache. (The main job's cold start on the 2-core
+machine: 15.7 -> 10.7 s with the data kernel here, 9.7 s with it in the helper.)
+
+Both processes compile different functions, and Numba writes each cache file atomically.
+Two signatures of one function compiled at once could lose one index entry; that costs a
+compile on a later run, never a wrong result.
+
+There is no helper where it cannot help: on one core, for a GPU network (CUDA kernels
+are not cached on disk), and once it has run for the network's architecture in this kernel
+cache folder (a marker file there; a cached start stays a load of well under a second).
+If the helper fails, the step compiles whatever is missing itself.
+"""
+import contextlib
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+#: Backend kernels of the forward pass, which this process compiles and the helper
+#: replaces with ``_zero_outputs`` (and ``dense.row_chunk_matmul``, its dense products).
+FORWARD_KERNELS = ("neuron_forward", "readout_forward", "spike_row_counts", "spike_row_indices", "spike_matmul")
+#: Seconds to wait for the helper before compiling the rest here (it takes about 10).
+HELPER_TIMEOUT = 300
+
+
+def _zero_outputs(*args):
+    """A forward kernel's stand-in: zeros in every writable array argument (its outputs
+    among them), so that the rest of the step runs on finite values of the right types."""
+    for a in args:
+        if isinstance(a, np.ndarray) and a.flags.writeable:
+            a[...] = 0
+
+
+def _cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def marker_path(net):
+    """The file that says the helper has compiled the kernels for ``net``'s architecture
+    (layer types and options, dtype) in the current kernel cache folder."""
+    from .kernels._cache import kernel_cache_dir
+    spec = json.loads(str(net.to_arrays()["meta"]))
+    key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+    return os.path.join(kernel_cache_dir(), f"warm-up-helper-{key}")
+
+
+def wanted(net):
+    """Whether a helper would help: a CPU network, two cores or more, no marker yet."""
+    return net.device == "cpu" and _cores() >= 2 and not os.path.exists(marker_path(net))
+
+
+@contextlib.contextmanager
+def backward_kernels_in_helper(net, lr, step, enabled=None):
+    """Start the helper running ``step`` (``"module:function"``, called ``function(net,
+    lr)``) on a copy of ``net`` and yield it (a ``subprocess.Popen``), or yield None where
+    it is not ``wanted`` (``enabled`` forces the choice). Call ``finish(helper)`` inside the
+    block once this process has compiled its own kernels; leaving the block otherwise stops
+    the helper."""
+    if not (wanted(net) if enabled is None else enabled):
+        yield None
+        return
+    import snnumba
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "network.npz")
+        net.save(path)
+        # the helper imports this very snnumba, wherever it came from
+        here = os.path.dirname(os.path.dirname(os.path.abspath(snnumba.__file__)))
+        paths = [here] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
+        helper = subprocess.Popen(_helper_command(step, path, lr, marker_path(net)), stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        try:
+            yield helper
+        finally:
+            if helper.poll() is None:
+                helper.kill()
+            helper.wait()
+
+
+def _helper_command(step, path, lr, marker):
+    return [sys.executable, "-m", "snnumba._warmup", step, path, repr(float(lr)), marker]
+
+
+def finish(helper):
+    """Wait for the helper (at most HELPER_TIMEOUT s); True if it compiled everything."""
+    try:
+        return helper.wait(timeout=HELPER_TIMEOUT) == 0
+    except subprocess.TimeoutExpired:
+        return False
+
+
+def _helper_main(step, path, lr, marker):
+    """The helper: ``step`` on the network saved at ``path``, forward kernels replaced;
+    writes ``marker`` when done."""
+    import importlib
+    from .backend import get_backend
+    from .network import Network
+    module, function = step.split(":")
+    run_step = getattr(importlib.import_module(module), function)
+    backend = get_backend("cpu")
+    for name in FORWARD_KERNELS:
+        setattr(backend, name, _zero_outputs)
+    backend.dense.row_chunk_matmul = _zero_outputs
+    run_step(Network.load(path), float(lr))
+    os.makedirs(os.path.dirname(marker), exist_ok=True)
+    with open(marker, "w"):
+        pass
+
+
+if __name__ == "__main__":
+    _helper_main(*sys.argv[1:])
