@@ -8,8 +8,10 @@ of the network with the forward kernels replaced by stand-ins that
 write zeros (``_zero_outputs``), so that it compiles, and caches on disk, only the kernels
 of the data, the backward pass and the optimizer; meanwhile this process runs the forward
 pass on zeros, compiling the forward kernels. This process then runs the real step and
-loads the helper's kernels from the cache. (The main job's cold start on the 2-core
-machine: 15.7 -> 10.7 s with the data kernel here, 9.7 s with it in the helper.)
+loads the helper's kernels from the cache. (The main job's kernels on the 2-core machine,
+alternating runs: 9.3-11.4 s, against 16.3-18.3 s in one process. The two halves take
+about as long: moving the data kernel or the readout's backward to this process was no
+faster.)
 
 Both processes compile different functions, and Numba writes each cache file atomically.
 Two signatures of one function compiled at once could lose one index entry; that costs a
