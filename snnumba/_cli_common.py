@@ -74,17 +74,21 @@ def positive_float(text):
 
 
 def kernel_cache_counts():
-    """(hits, misses) of Numba's on-disk cache summed over the CPU kernels loaded so far."""
+    """(hits, misses) of Numba's on-disk cache summed over the CPU kernels loaded so far
+    (both versions of a ``ParallelWithSerialTwin``)."""
     from numba.core.dispatcher import Dispatcher
+    from .kernels.cpu._compile import ParallelWithSerialTwin
     seen, hits, misses = set(), 0, 0
     for name, module in list(sys.modules.items()):
         if not name.startswith("snnumba.kernels.cpu"):
             continue
         for obj in vars(module).values():
-            if isinstance(obj, Dispatcher) and id(obj) not in seen:
-                seen.add(id(obj))
-                hits += sum(obj.stats.cache_hits.values())
-                misses += sum(obj.stats.cache_misses.values())
+            versions = (obj.parallel, obj.serial) if isinstance(obj, ParallelWithSerialTwin) else (obj,)
+            for kernel in versions:
+                if isinstance(kernel, Dispatcher) and id(kernel) not in seen:
+                    seen.add(id(kernel))
+                    hits += sum(kernel.stats.cache_hits.values())
+                    misses += sum(kernel.stats.cache_misses.values())
     return hits, misses
 
 

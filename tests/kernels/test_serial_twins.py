@@ -44,6 +44,7 @@ def test_calls_below_the_size_bound_run_the_serial_twin(monkeypatch):
 # each twin run once in a fresh process, with the per-kernel cache statistics printed
 RUN_TWINS = """
 import numpy as np
+from snnumba._cli_common import kernel_cache_counts
 from snnumba.kernels.cpu import lif
 grad_v = np.arange(60.0).reshape(3, 4, 5)
 for name in ("serial", "parallel"):
@@ -51,6 +52,7 @@ for name in ("serial", "parallel"):
     grad_h = np.empty_like(grad_v)
     kernel(0.5, grad_v, grad_h, 64)
     print(name, sum(kernel.stats.cache_hits.values()), sum(kernel.stats.cache_misses.values()), grad_h.sum())
+print("all", *kernel_cache_counts(), 0)
 """
 
 
@@ -64,9 +66,9 @@ def _cache_stats(cache_dir):
 def test_twins_cache_apart(tmp_path):
     """Numba's cache does not tell compile options apart: compiled under one name, the
     parallel kernel would load the serial twin's entry. Each compiles on a cold cache, and
-    each loads its own entry later."""
+    each loads its own entry later; the command's cache count sees both."""
     cold = _cache_stats(tmp_path)
-    assert {name: stats[:2] for name, stats in cold.items()} == {"serial": (0, 1), "parallel": (0, 1)}
+    assert {name: stats[:2] for name, stats in cold.items()} == {"serial": (0, 1), "parallel": (0, 1), "all": (0, 2)}
     warm = _cache_stats(tmp_path)
-    assert {name: stats[:2] for name, stats in warm.items()} == {"serial": (1, 0), "parallel": (1, 0)}
+    assert {name: stats[:2] for name, stats in warm.items()} == {"serial": (1, 0), "parallel": (1, 0), "all": (2, 0)}
     assert warm["serial"][2] == warm["parallel"][2] == cold["serial"][2]
