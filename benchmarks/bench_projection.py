@@ -3,7 +3,7 @@
 For each shape and spike density the script times ``Dense.forward`` (index building plus
 row sums, against one float copy plus the BLAS product) and ``Dense.backward`` without
 the input gradient (the weight gradient: row additions against ``x.T @ g``), each path
-forced through ``snnumba.layers.EVENT_DENSITY_THRESHOLD`` and run inside
+forced through ``snnumba.layers.EVENT_DENSITY_THRESHOLD`` (and ``EVENT_MIN_MACS``) and run inside
 ``snnumba._threads.compute_threads`` as ``Network.forward`` does (one BLAS thread, Numba
 threads on the idle cores). It prints medians, the ratio dense / event, the other load
 on the machine during each timing (busy cores of other processes, from ``/proc/stat``),
@@ -40,12 +40,12 @@ ALWAYS = {"event": 2.0, "dense": 0.0}  # thresholds that force each path
 
 @contextlib.contextmanager
 def path(name):
-    before = layers.EVENT_DENSITY_THRESHOLD
-    layers.EVENT_DENSITY_THRESHOLD = ALWAYS[name]
+    before = layers.EVENT_DENSITY_THRESHOLD, layers.EVENT_MIN_MACS
+    layers.EVENT_DENSITY_THRESHOLD, layers.EVENT_MIN_MACS = ALWAYS[name], 0  # any size
     try:
         yield
     finally:
-        layers.EVENT_DENSITY_THRESHOLD = before
+        layers.EVENT_DENSITY_THRESHOLD, layers.EVENT_MIN_MACS = before
 
 
 class OtherLoad:

@@ -24,6 +24,12 @@ SPIKE_DTYPES = (np.dtype(np.bool_), np.dtype(np.uint8))
 #: 10 and to 50 % for 64000 rows of 1000 -> 1000 (12x at 2 %). One threshold for all
 #: sizes, below the narrowest layers' break-even.
 EVENT_DENSITY_THRESHOLD = 0.15
+#: Products of fewer multiply-adds (rows x inputs x outputs) take the dense path at any
+#: density: listing the events costs three kernel launches and a copy of the counts to the
+#: host, more than such a product takes. Measured forward + backward on the 2-core machine
+#: (dense / events, > 1: events faster): 6400 rows of 30 -> 12 (2.3M) 0.95 at 3 %, 0.68 at
+#: 10 %; 64 -> 32 (13M) 1.59 and 1.09; 128 -> 64 (52M) 2.0 and 1.5.
+EVENT_MIN_MACS = 1 << 22
 
 
 class Layer:
@@ -128,6 +134,16 @@ def spike_events(be, x2d, max_density=None):
     return offsets, indices[:n_spikes]
 
 
+def projection_events(be, x2d, n_out):
+    """The spikes of uint8 ``x2d[R, n_in]`` as events for a projection to ``n_out``
+    outputs (``spike_events``), or None for the dense product: fewer than EVENT_MIN_MACS
+    multiply-adds, a density of EVENT_DENSITY_THRESHOLD or more, or values other than 0
+    and 1."""
+    if x2d.shape[0] * x2d.shape[1] * n_out < EVENT_MIN_MACS:
+        return None
+    return spike_events(be, x2d, EVENT_DENSITY_THRESHOLD)
+
+
 class Dense(Layer):
     """All-to-all synaptic projection ``h[t] = x[t] @ W (+ b)``.
 
@@ -162,7 +178,8 @@ class Dense(Layer):
 
     Without delays all time steps are projected at once. Spikes given as bool or uint8
     (0/1; LIF layers output uint8) whose fraction of non-zero entries is below
-    ``layers.EVENT_DENSITY_THRESHOLD`` take the event-driven path: each output row is the
+    ``layers.EVENT_DENSITY_THRESHOLD``, in products of at least ``layers.EVENT_MIN_MACS``
+    multiply-adds, take the event-driven path: each output row is the
     sum of the weight rows of the inputs that fired, and the weight gradient adds into
     those rows only (``kernels/cpu/sparse.py``); the result equals the dense product to
     float rounding. Float inputs (currents, rates, spikes as 0.0/1.0), denser spikes and
@@ -236,12 +253,6 @@ class Dense(Layer):
         self.backend.dale_weights(w, self.buffers["sign"], out)
         return out
 
-    def _event_index(self, x2d):
-        """The spikes of uint8 ``x2d[R, n_in]`` as ``(offsets, indices)`` (compressed sparse
-        rows, ``kernels/cpu/sparse.py``), or None for the dense path: too dense, or values
-        other than 0 and 1."""
-        return spike_events(self.backend, x2d, EVENT_DENSITY_THRESHOLD)
-
     def forward(self, x, continue_state=False):
         # A float input projected without delays is checked for NaN/inf through its product,
         # when that is smaller: every input element reaches every output of its row (NaN * w
@@ -256,7 +267,7 @@ class Dense(Layer):
         h = be.empty((T, B, self.n_out), self.dtype)
         h2d = h.reshape(T * B, self.n_out)
         if "delay" not in self.buffers and x.dtype == np.uint8:
-            self._events = self._event_index(x.reshape(T * B, self.n_in))
+            self._events = projection_events(be, x.reshape(T * B, self.n_in), self.n_out)
         if self._events is not None:
             # the bias is added in the same pass over h
             bias = self.params["bias"] if self.has_bias else be.zeros(self.n_out, self.dtype)

@@ -62,7 +62,7 @@ import numpy as np
 from . import surrogate as _surrogate
 from ._validation import check_array, check_choice, check_int, check_nonnegative, check_positive
 from .kernels.neuron_step import RESETS, TIMINGS
-from .layers import EVENT_DENSITY_THRESHOLD, Layer, spike_events
+from .layers import Layer, projection_events, spike_events
 
 
 @dataclass(frozen=True)
@@ -548,14 +548,14 @@ class RecurrentLIF(LIF):
 
     def _weight_grads(self, s, z0, grad_h):
         """dV = sum_t z[t-1]^T dL/dx[t], z[-1] = z0: the weight gradient on the spikes shifted
-        by one step, event-driven below Dense's density threshold, else dense (as Dense)."""
+        by one step, event-driven where Dense's would be (``projection_events``), else dense."""
         be = self.backend
         T, B, N = s.shape
         g = be.zeros((N, N), self.dtype)  # added in one go, as Dense's weight gradient
         if T > 1:
             prev = s[:T - 1].reshape((T - 1) * B, N)
             later = grad_h[1:].reshape((T - 1) * B, N)
-            events = spike_events(be, prev, EVENT_DENSITY_THRESHOLD)
+            events = projection_events(be, prev, N)
             if events is None:
                 be.matmul(be.asarray(prev, self.dtype), later, g, trans_a=True)
             else:

@@ -296,9 +296,10 @@ def test_recurrent_weight_gradient_dense_and_event_driven(monkeypatch, threshold
     """The recurrent weight's gradient sum_t z[t-1]^T dL/dx[t] is a dense product (on row
     chunks, here for any size) at or above the density threshold and event-driven below it
     (0.0: always dense, 1.1: always events); both equal the float64 sum."""
-    import snnumba.neurons
+    from snnumba import layers
     from snnumba.kernels.cpu import dense
-    monkeypatch.setattr(snnumba.neurons, "EVENT_DENSITY_THRESHOLD", threshold)
+    monkeypatch.setattr(layers, "EVENT_DENSITY_THRESHOLD", threshold)
+    monkeypatch.setattr(layers, "EVENT_MIN_MACS", 0)
     monkeypatch.setattr(dense, "MIN_WEIGHT_GRAD_MACS", 0)
     rng = np.random.default_rng(11)
     T, B, N = 20, 8, 16

@@ -3,6 +3,7 @@
 The references below are the dense products on a float64 copy, written from the
 definitions; the kernels never make that copy.
 """
+import contextlib
 from unittest import mock
 
 import numba
@@ -241,9 +242,11 @@ def test_parallel_equals_serial_exactly(copies_bytes, monkeypatch):
 
 # --- Dense on spikes ---------------------------------------------------------------------
 
+@contextlib.contextmanager
 def always_events():
-    """Dense takes the event path whatever the density."""
-    return mock.patch.object(layers, "EVENT_DENSITY_THRESHOLD", 2.0)
+    """Dense takes the event path whatever the density and size."""
+    with mock.patch.object(layers, "EVENT_DENSITY_THRESHOLD", 2.0), mock.patch.object(layers, "EVENT_MIN_MACS", 0):
+        yield
 
 
 def dense(n_in, n_out, bias, dales_law, dtype, seed=0):
@@ -320,7 +323,8 @@ def test_event_path_matches_central_differences(dales_law):
         np.testing.assert_allclose(layer.grads[name], fd, rtol=1e-7, atol=1e-8)
 
 
-def test_dispatch_by_density_and_values():
+def test_dispatch_by_density_and_values(monkeypatch):
+    monkeypatch.setattr(layers, "EVENT_MIN_MACS", 0)
     rng = np.random.default_rng(4)
     layer = dense(200, 6, False, False, np.float64)
     sparse_x = np.zeros((5, 4, 200), np.uint8)
@@ -339,6 +343,22 @@ def test_dispatch_by_density_and_values():
     # float inputs always take the dense product
     layer.forward(sparse_x.astype(np.float32))
     assert layer._events is None
+
+
+def test_small_products_take_the_dense_path():
+    """Fewer than EVENT_MIN_MACS multiply-adds: the dense product at any density; from
+    EVENT_MIN_MACS on, the events."""
+    n_in, n_out = 64, 64
+    rows = layers.EVENT_MIN_MACS // (n_in * n_out)
+    assert rows * n_in * n_out == layers.EVENT_MIN_MACS
+    layer = dense(n_in, n_out, False, False, np.float32)
+    x = np.zeros((rows // 16, 16, n_in), np.uint8)
+    x[:, :, 0] = 1                                            # 1.6 %, far below the density threshold
+    layer.forward(x)
+    assert layer._events is not None
+    h = layer.forward(x[:-1])                                 # 16 rows fewer
+    assert layer._events is None and layer._x.dtype == np.float32
+    np.testing.assert_allclose(h, naive_projection(x[:-1], layer.params["weight"], 0.0), rtol=1e-6)
 
 
 def network(dtype=np.float64):

@@ -38,10 +38,10 @@ def chunk_rows(n_rows):
 
 
 #: Weight gradients of fewer multiply-adds stay one BLAS call, so that small networks keep
-#: the bits of one call. The flagship's input projection (6400 x 200 -> 30, 38M) would
-#: gain 6 % of an epoch in chunks, but trains to other weights (seed 0: 89.3 % instead of
-#: 88.2 %, above the 84-89 % band its accuracy is held to); its published results stay
-#: reproducible bit for bit.
+#: the bits of one call. The flagship's input projection (6400 x 200 -> 30, 38M) gained 0-3 %
+#: of an epoch in chunks (in-process alternating), for one more parallel kernel to compile in
+#: its cold start; with an earlier release's event path for its small projection it gained
+#: 6 % but trained seed 0 to 89.3 %, above the 84-89 % band its accuracy is held to.
 MIN_WEIGHT_GRAD_MACS = 2**26
 
 
