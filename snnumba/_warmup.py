@@ -4,14 +4,15 @@ Numba compiles one function at a time in a process (a global lock), and the kern
 training step take 14-20 s to compile on a cold cache here, one core's work. The warm-up
 step (``tasks.sound_localization.warm_up``) therefore splits it: a helper process runs
 the same step (named to it as ``"module:function"``, called ``function(net, lr)``) on a copy
-of the network with the forward kernels replaced by stand-ins that
-write zeros (``_zero_outputs``), so that it compiles, and caches on disk, only the kernels
-of the data, the backward pass and the optimizer; meanwhile this process runs the forward
-pass on zeros, compiling the forward kernels. This process then runs the real step and
-loads the helper's kernels from the cache. (The main job's kernels on the 2-core machine,
-alternating runs: 9.3-11.4 s, against 16.3-18.3 s in one process. The two halves take
-about as long: moving the data kernel or the readout's backward to this process was no
-faster.)
+of the network with the data and forward kernels replaced by stand-ins that write zeros
+(``_zero_outputs``), so that it compiles, and caches on disk, only the kernels of the
+backward pass and the optimizer; meanwhile this process generates two samples and runs
+the forward pass on them (``tasks.sound_localization.compile_forward``), compiling the
+data and forward kernels. This process then runs the real step and loads the helper's
+kernels from the cache. (The main job's kernels on the 2-core machine, alternating runs:
+9.3-11.4 s, against 16.3-18.3 s in one process; 6.7-8.1 s since its small projection
+takes the dense product, which moved the longer half to the helper and so the data
+kernel to this process.)
 
 Both processes compile different functions, and Numba writes each cache file atomically.
 Two signatures of one function compiled at once could lose one index entry; that costs a
@@ -32,9 +33,11 @@ import tempfile
 
 import numpy as np
 
-#: Backend kernels of the forward pass, which this process compiles and the helper
-#: replaces with ``_zero_outputs`` (and ``dense.row_chunk_matmul``, its dense products).
-FORWARD_KERNELS = ("neuron_forward", "readout_forward", "spike_row_counts", "spike_row_indices", "spike_matmul")
+#: Backend kernels of the data and the forward pass, which this process compiles and the
+#: helper replaces with ``_zero_outputs`` (and ``dense.row_chunk_matmul``, the forward's
+#: dense products).
+FORWARD_KERNELS = ("neuron_forward", "readout_forward", "spike_row_counts", "spike_row_indices", "spike_matmul",
+                   "sound_localization_spikes")
 #: Seconds to wait for the helper before compiling the rest here (it takes about 10).
 HELPER_TIMEOUT = 300
 

@@ -14,17 +14,15 @@ from snnumba.tasks import sound_localization as sl
 STEP = "snnumba.tasks.sound_localization:training_step"
 # a fresh kernel cache: the helper's warm-up, then the step; prints what the step compiled
 STEP_AFTER_HELPER = """
-import json, numpy as np
+import json
 from snnumba import _warmup
 from snnumba._cli_common import kernel_cache_counts
-from snnumba._threads import compute_threads
 from snnumba.network import Network
 from snnumba.tasks import sound_localization as sl
 STEP = "snnumba.tasks.sound_localization:training_step"
 net = Network.from_arrays(sl.build_network(hidden=12, rng=0).to_arrays())
 with _warmup.backward_kernels_in_helper(net, 0.01, STEP, enabled=True) as helper:
-    with compute_threads():
-        net.forward(np.zeros((100, 2, 200), np.float32))
+    sl.compile_forward(net)
     finished = _warmup.finish(helper)
 before = kernel_cache_counts()
 sl.training_step(net, 0.01)

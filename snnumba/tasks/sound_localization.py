@@ -159,19 +159,25 @@ def training_step(net, lr):
         SoundLocalizationData(2, 0, device=net.device), 2, np.random.default_rng(0))
 
 
+def compile_forward(net):
+    """Compile (or load) the kernels of the data and of ``net``'s forward pass: the half of
+    a cold start that the command compiles while the helper compiles the rest
+    (``snnumba._warmup.FORWARD_KERNELS``)."""
+    from .._threads import compute_threads
+    with compute_threads():
+        net.forward(SoundLocalizationData(2, 0, device=net.device).spikes(np.arange(2), 0.0, net.dtype))
+
+
 def warm_up(net, lr, helper=None):
     """Compile (or load) the kernels a training run of ``net`` uses, by ``training_step`` on
     a throwaway copy. On a cold CPU cache a helper process compiles the backward half
     meanwhile (``snnumba._warmup``; ``helper`` True/False forces it on or off)."""
     from .. import _warmup
-    from .._threads import compute_threads
     from ..network import Network
     scratch = Network.from_arrays(net.to_arrays(), device=net.device)
     with _warmup.backward_kernels_in_helper(scratch, lr, f"{__name__}:training_step", helper) as process:
         if process is not None:
-            cfg = StimulusConfig()
-            with compute_threads():  # the forward kernels compile here in the meantime
-                scratch.forward(np.zeros((cfg.steps, 2, cfg.n_inputs), scratch.dtype))
+            compile_forward(scratch)  # meanwhile
             _warmup.finish(process)
     training_step(scratch, lr)
 
