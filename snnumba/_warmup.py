@@ -10,7 +10,7 @@ backward pass and the optimizer; meanwhile this process generates two samples an
 the forward pass on them (``tasks.sound_localization.compile_forward``), compiling the
 data and forward kernels. This process then runs the real step and loads the helper's
 kernels from the cache. (The main job's kernels on the 2-core machine, alternating runs:
-9.3-11.4 s, against 16.3-18.3 s in one process; 6.7-8.1 s since its small projection
+9.3-11.4 s, against 16.3-18.3 s in one process; 5.8-7.5 s since its small projection
 takes the dense product, which moved the longer half to the helper and so the data
 kernel to this process.)
 
