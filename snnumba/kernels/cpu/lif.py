@@ -88,7 +88,7 @@ def _readout_forward(h, alpha, v0, v_out, v_final, size):
 # Small calls serial: the first kernel of a backward pass, it finds the other threads
 # asleep after the loss. Flagship (100 x 64 x 12), in an epoch: 199 -> 35 us a call, the
 # backward pass as a whole unchanged (its next parallel kernel wakes the threads instead),
-# and 1.2 -> 0.6 s of compiling in the cold start's helper, the longer of its two halves.
+# and 1.2 -> 0.6 s of compiling in the cold start's helper.
 @ParallelWithSerialTwin
 def _readout_backward(alpha, grad_v, grad_h, size):
     T, B, N = grad_v.shape
