@@ -75,7 +75,8 @@ def positive_float(text):
 
 def kernel_cache_counts():
     """(hits, misses) of Numba's on-disk cache summed over the CPU kernels loaded so far
-    (both versions of a ``ParallelWithSerialTwin``)."""
+    (both versions of a ``ParallelWithSerialTwin``, and the kernels a module keeps in a
+    dict: ``kernels/cpu/neuron.fixed_kernels``)."""
     from numba.core.dispatcher import Dispatcher
     from .kernels.cpu._compile import ParallelWithSerialTwin
     seen, hits, misses = set(), 0, 0
@@ -83,7 +84,10 @@ def kernel_cache_counts():
         if not name.startswith("snnumba.kernels.cpu"):
             continue
         for obj in vars(module).values():
-            versions = (obj.parallel, obj.serial) if isinstance(obj, ParallelWithSerialTwin) else (obj,)
+            if isinstance(obj, ParallelWithSerialTwin):
+                versions = (obj.parallel, obj.serial)
+            else:
+                versions = tuple(obj.values()) if isinstance(obj, dict) else (obj,)
             for kernel in versions:
                 if isinstance(kernel, Dispatcher) and id(kernel) not in seen:
                     seen.add(id(kernel))

@@ -57,28 +57,31 @@ def _cores():
         return os.cpu_count() or 1
 
 
-def marker_path(net):
+def marker_path(net, args=()):
     """The file that says the helper has compiled the kernels for ``net``'s architecture
-    (layer types and options, dtype) in the current kernel cache folder."""
+    (layer types and options, dtype) and the step's extra ``args`` in the current kernel
+    cache folder."""
     from .kernels._cache import kernel_cache_dir
     spec = json.loads(str(net.to_arrays()["meta"]))
+    if args:  # (without: the key of the releases before args)
+        spec = {"network": spec, "args": list(args)}
     key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
     return os.path.join(kernel_cache_dir(), f"warm-up-helper-{key}")
 
 
-def wanted(net):
+def wanted(net, args=()):
     """Whether a helper would help: a CPU network, two cores or more, no marker yet."""
-    return net.device == "cpu" and _cores() >= 2 and not os.path.exists(marker_path(net))
+    return net.device == "cpu" and _cores() >= 2 and not os.path.exists(marker_path(net, args))
 
 
 @contextlib.contextmanager
-def backward_kernels_in_helper(net, lr, step, enabled=None):
-    """Start the helper running ``step`` (``"module:function"``, called ``function(net,
-    lr)``) on a copy of ``net`` and yield it (a ``subprocess.Popen``), or yield None where
-    it is not ``wanted`` (``enabled`` forces the choice). Call ``finish(helper)`` inside the
-    block once this process has compiled its own kernels; leaving the block otherwise stops
-    the helper."""
-    if not (wanted(net) if enabled is None else enabled):
+def backward_kernels_in_helper(net, lr, step, enabled=None, args=()):
+    """Start the helper running ``step`` (``"module:function"``, called ``function(net, lr,
+    *args)``; ``args`` plain JSON values) on a copy of ``net`` and yield it (a
+    ``subprocess.Popen``), or yield None where it is not ``wanted`` (``enabled`` forces the
+    choice). Call ``finish(helper)`` inside the block once this process has compiled its
+    own kernels; leaving the block otherwise stops the helper."""
+    if not (wanted(net, args) if enabled is None else enabled):
         yield None
         return
     import snnumba
@@ -89,8 +92,9 @@ def backward_kernels_in_helper(net, lr, step, enabled=None):
         here = os.path.dirname(os.path.dirname(os.path.abspath(snnumba.__file__)))
         paths = [here] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
-        helper = subprocess.Popen(_helper_command(step, path, lr, marker_path(net)), stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        command = _helper_command(step, path, lr, marker_path(net, args), args)
+        helper = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, env=env)
         try:
             yield helper
         finally:
@@ -99,8 +103,8 @@ def backward_kernels_in_helper(net, lr, step, enabled=None):
             helper.wait()
 
 
-def _helper_command(step, path, lr, marker):
-    return [sys.executable, "-m", "snnumba._warmup", step, path, repr(float(lr)), marker]
+def _helper_command(step, path, lr, marker, args=()):
+    return [sys.executable, "-m", "snnumba._warmup", step, path, repr(float(lr)), marker, json.dumps(list(args))]
 
 
 def finish(helper):
@@ -111,9 +115,9 @@ def finish(helper):
         return False
 
 
-def _helper_main(step, path, lr, marker):
-    """The helper: ``step`` on the network saved at ``path``, forward kernels replaced;
-    writes ``marker`` when done."""
+def _helper_main(step, path, lr, marker, args="[]"):
+    """The helper: ``step`` on the network saved at ``path`` (and the JSON list ``args``),
+    forward kernels replaced; writes ``marker`` when done."""
     import importlib
     from .backend import get_backend
     from .network import Network
@@ -123,7 +127,7 @@ def _helper_main(step, path, lr, marker):
     for name in FORWARD_KERNELS:
         setattr(backend, name, _zero_outputs)
     backend.dense.row_chunk_matmul = _zero_outputs
-    run_step(Network.load(path), float(lr))
+    run_step(Network.load(path), float(lr), *json.loads(args))
     os.makedirs(os.path.dirname(marker), exist_ok=True)
     with open(marker, "w"):
         pass

@@ -151,7 +151,8 @@ def run_temporal(args):
     kind = ("recurrent" if c["recurrent"] else "feed-forward") + (" adaptive" if c.get("tau_adapt") else "")
     print(f"{args.task}: {len(data.train)} training, {len(data.val)} validation, {len(data.test)} test samples; "
           f"{data.n_inputs} inputs -> {c['hidden']} {kind} LIF -> {data.num_classes} readouts", file=log)
-    compile_seconds, kernels = _prepare_kernels(args.device, lambda: temporal.warm_up_step(net, data, c["lr"]), log)
+    compile_seconds, kernels = _prepare_kernels(
+        args.device, lambda: temporal.warm_up_step(net, data, c["lr"], c["batch_size"]), log)
     summary, history, te = temporal.fit_and_score(net, data, c["lr"], c["epochs"], c["batch_size"],
                                                   c["early_stopping"], not (args.quiet or args.json),
                                                   warm_up=False)

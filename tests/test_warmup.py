@@ -45,6 +45,41 @@ def test_the_step_after_the_helper_loads_what_the_helper_compiled(tmp_path):
     assert os.path.exists(result["marker"])
 
 
+# the temporal tasks' warm-up in a fresh kernel cache, then an epoch in batches of its size
+# and a test set whose last batch is smaller; prints what those compiled
+TEMPORAL_RUN = """
+import json, os
+from snnumba._cli_common import kernel_cache_counts
+from snnumba.kernels._cache import kernel_cache_dir
+from snnumba.tasks import randman, temporal
+data = randman.make_data(0, n_classes=2, n_inputs=8, steps=30, train_per_class=40, test_per_class=40)
+net = temporal.build_network(8, 2, hidden=32, rng=0)
+temporal.warm_up_step(net, data, 1e-3, 70, helper=True)
+before = kernel_cache_counts()
+temporal.fit_and_score(net, data, 1e-3, 1, 70, warm_up=False)
+hits, misses = (a - b for a, b in zip(kernel_cache_counts(), before))
+markers = [name for name in os.listdir(kernel_cache_dir()) if name.startswith("warm-up-helper-")]
+print(json.dumps(dict(hits=hits, misses=misses, markers=len(markers))))
+"""
+
+
+def test_the_temporal_warm_up_compiles_what_its_batch_size_runs(tmp_path):
+    """``temporal.warm_up_step`` steps one batch of the training batch size, a helper
+    compiling its backward half (``temporal.helper_step``): the recurrent layer's batches of 70 (T=30, 32 neurons)
+    reach FIXED_OPTIONS_MIN_SIZE, and its two-sample warm-up of earlier releases did not,
+    so training then compiled the fixed kernels too. Now training, and a test set whose
+    last batch of 10 samples falls below the bound, compile nothing more."""
+    from snnumba.kernels.cpu.neuron import FIXED_OPTIONS_MIN_SIZE
+    assert 30 * 10 * 32 < FIXED_OPTIONS_MIN_SIZE <= 30 * 70 * 32
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", TEMPORAL_RUN], env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.splitlines()[-1])
+    assert result["misses"] == 0 and result["hits"] == 0, result  # all in memory already
+    assert result["markers"] == 1                                # the helper finished its step
+
+
 @pytest.fixture
 def net(tmp_path, monkeypatch):
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))

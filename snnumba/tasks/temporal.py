@@ -122,7 +122,7 @@ def fit_and_score(network, data, lr, epochs, batch_size, early_stopping=True, pr
     compile_seconds = 0.0
     if warm_up:
         start = time.perf_counter()
-        warm_up_step(network, data, lr)
+        warm_up_step(network, data, lr, batch_size)
         compile_seconds = time.perf_counter() - start
     trainer = Trainer(network, Adam(network, lr=lr), loss=max_over_time_nll, progress=progress)
     start = time.perf_counter()
@@ -139,31 +139,51 @@ def fit_and_score(network, data, lr, epochs, batch_size, early_stopping=True, pr
     return summary, history, te
 
 
-def warm_up_step(network, data, lr):
-    """One training step of a throwaway copy of ``network`` on two samples: compiles (or
-    loads) every kernel training and evaluation use."""
-    from ..losses import max_over_time_nll
+def warm_up_step(network, data, lr, batch_size, helper=None):
+    """Compile (or load) every kernel that training and evaluating ``network`` in batches
+    of ``batch_size`` use, by one training step and one evaluation of a throwaway copy on
+    one such batch of ``data.train`` (its size decides which recurrent kernels run:
+    ``kernels/cpu/neuron.FIXED_OPTIONS_MIN_SIZE``). On a cold CPU cache a helper process
+    compiles the backward half meanwhile (``snnumba._warmup``; ``helper`` True/False forces
+    it on or off)."""
+    from .. import _warmup
+    from .._threads import compute_threads
     from ..network import Network
+    scratch = Network.from_arrays(network.to_arrays(), device=network.device)
+    batch = _first_samples(data.train, min(batch_size, len(data.train)))
+    x = batch.x
+    args = (list(x.shape), np.dtype(x.dtype).str)
+    with _warmup.backward_kernels_in_helper(scratch, lr, f"{__name__}:helper_step", helper, args) as process:
+        if process is not None:
+            with compute_threads():  # meanwhile: the forward kernels
+                scratch.forward(x)
+            _warmup.finish(process)
+    _train_once(scratch, batch, lr)
+    scratch.eval().forward(x)
+
+
+def helper_step(network, lr, shape, dtype):
+    """The helper's step (``snnumba._warmup``): a training step of ``network`` on one batch
+    of zeros of the data's ``shape`` and ``dtype``, which compiles the kernels of the
+    backward pass that batches of that shape run."""
+    from ..training import ArrayData
+    _train_once(network, ArrayData(np.zeros(shape, dtype), np.zeros(shape[1], np.int64)), lr)
+
+
+def _train_once(network, data, lr):
+    """One epoch of ``data`` in one batch, with Adam and the max-over-time loss."""
+    from ..losses import max_over_time_nll
     from ..optim import Adam
     from ..training import Trainer
-    scratch = Network.from_arrays(network.to_arrays(), device=network.device)
-    Trainer(scratch, Adam(scratch, lr=lr), loss=max_over_time_nll, progress=False).train_epoch(
-        _First(data.train, 2), 2, np.random.default_rng(0))
-    scratch.eval().forward(next(_First(data.train, 2).batches(2, 0))[0])
+    Trainer(network, Adam(network, lr=lr), loss=max_over_time_nll, progress=False).train_epoch(
+        data, len(data), np.random.default_rng(0))
 
 
-class _First:
-    """The first ``n`` samples of a data set (for the warm-up step)."""
-
-    def __init__(self, data, n):
-        self.data, self.n = data, n
-
-    def __len__(self):
-        return self.n
-
-    def batches(self, batch_size, rng, shuffle=True, drop_last=True):
-        x, y = next(self.data.batches(self.n, rng, shuffle=False, drop_last=False))
-        yield x[:, :self.n], y[:self.n]
+def _first_samples(data, n):
+    """The first ``n`` samples of a data set, as an ``ArrayData``."""
+    from ..training import ArrayData
+    x, y = next(data.batches(n, 0, shuffle=False, drop_last=False))
+    return ArrayData(x[:, :n], y[:n])
 
 
 #: configuration keys of the network and training shared by both tasks' ``run``

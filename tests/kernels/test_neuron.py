@@ -120,6 +120,7 @@ def test_recurrent_kernels_with_fixed_options_equal_the_shared_ones(monkeypatch)
     combo = ("subtract", "same_step_late_reset", True, True, "no_self")
     from snnumba.kernels.cpu import neuron
     results, calls = [], neuron._backward_recurrent_fixed.cache_info()
+    monkeypatch.setattr(neuron, "fixed_kernels", {})  # kernels made by earlier tests would run at any size
     for min_size in (np.inf, 0):
         monkeypatch.setattr(neuron, "FIXED_OPTIONS_MIN_SIZE", min_size)
         rng = np.random.default_rng(7)
@@ -134,6 +135,35 @@ def test_recurrent_kernels_with_fixed_options_equal_the_shared_ones(monkeypatch)
     for shared, fixed in zip(*results):
         if shared is not None:
             np.testing.assert_array_equal(fixed, shared)
+
+
+def test_a_small_call_runs_the_fixed_kernels_that_a_large_one_made(monkeypatch):
+    """Once a large call made the fixed kernels of an option set, smaller calls with those
+    options run them too (a training run's small last batch compiles nothing more); calls
+    with other options still take the shared kernels."""
+    from snnumba.kernels.cpu import neuron
+    monkeypatch.setattr(neuron, "fixed_kernels", {})
+    combo = ("subtract", "same_step", True, False, "self")
+    rng = np.random.default_rng(5)
+    layer, _, _ = build(combo, 6, np.float64, rng)
+    small, large = rng.normal(0.5, 0.8, (4, 2, 6)), rng.normal(0.5, 0.8, (8, 3, 6))
+    monkeypatch.setattr(neuron, "FIXED_OPTIONS_MIN_SIZE", large.size)
+
+    def fixed_calls():
+        counts = [f.cache_info() for f in (neuron._forward_recurrent_fixed, neuron._backward_recurrent_fixed)]
+        return [c.hits + c.misses for c in counts]
+
+    def step(h, layer=layer):
+        before = fixed_calls()
+        layer.forward(h)
+        layer.backward(np.ones_like(h))
+        return [a - b for a, b in zip(fixed_calls(), before)]
+
+    assert step(small) == [0, 0]                  # nothing made yet: the shared kernels
+    assert step(large) == [1, 1]
+    assert step(small) == [1, 1]                  # now the fixed ones
+    other, _, _ = build(("zero", "same_step", True, False, "self"), 6, np.float64, rng)
+    assert step(small, other) == [0, 0]
 
 
 def test_recurrent_backward_over_several_row_chunks_equals_reference_on_any_thread_count():

@@ -58,6 +58,22 @@ RESET_ZERO, DELAYED = _ns.RESET_ZERO, _ns.DELAYED
 #: one kernel with the options as run-time values. Both give the same bits (tested).
 FIXED_OPTIONS_MIN_SIZE = 1 << 16
 
+#: The fixed kernels this process has made, by (factory name, options). Every later call
+#: with those options runs them, whatever its size: a training run whose batches made them
+#: then does not also compile the shared kernel (10-13 s each, cold) for a smaller last
+#: batch. (``_cli_common.kernel_cache_counts`` reads their cache counts here.)
+fixed_kernels = {}
+
+
+def _fixed_kernel(factory, options, size):
+    """``factory(*options)`` for a recurrent call of ``size`` neuron-steps, or None where it
+    takes the kernel shared by all options (see FIXED_OPTIONS_MIN_SIZE)."""
+    key = (factory.__name__, options)
+    if size < FIXED_OPTIONS_MIN_SIZE and key not in fixed_kernels:
+        return None
+    fixed_kernels[key] = factory(*options)
+    return fixed_kernels[key]
+
 #: The recurrent BPTT's batch rows per work item; fixed, not per thread, so that each
 #: item's matrix product (whose rounding depends on its row count) and so the result do
 #: not depend on the thread count.
@@ -277,9 +293,9 @@ def neuron_forward(h, recurrent_weight, alpha, alpha_syn, rho, adapt_strength, t
         options = (reset, timing, alpha_syn.shape[0] != 0, rho.shape[0] != 0)
         states = (v0, s0, i0, a0, z0, v_out, s_out, i_out, a_out, x_out, v_final, s_final, i_final, a_final,
                   z_final)
-        if h.size >= FIXED_OPTIONS_MIN_SIZE:
-            _forward_recurrent_fixed(*options)(h, recurrent_weight, alpha, alpha_syn, rho, adapt_strength,
-                                               threshold, *states)
+        kernel = _fixed_kernel(_forward_recurrent_fixed, options, h.size)
+        if kernel is not None:
+            kernel(h, recurrent_weight, alpha, alpha_syn, rho, adapt_strength, threshold, *states)
         else:
             _forward_recurrent(h, recurrent_weight, alpha, alpha_syn, rho, adapt_strength, threshold, *options,
                                *states)
@@ -463,7 +479,8 @@ def neuron_backward(x, recurrent_weight, v_out, s_out, i_out, a_out, alpha, alph
         recorded = (x, recurrent_weight, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength,
                     threshold)
         grads = (v0, s0, slope, grad_s, grad_v, grad_h, grad_alpha, grad_alpha_syn, grad_threshold)
-        if x.size >= FIXED_OPTIONS_MIN_SIZE:
-            _backward_recurrent_fixed(*options)(*recorded, *grads)
+        kernel = _fixed_kernel(_backward_recurrent_fixed, options, x.size)
+        if kernel is not None:
+            kernel(*recorded, *grads)
         else:
             _backward_recurrent(*recorded, *options, *grads)
