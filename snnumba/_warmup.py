@@ -14,6 +14,14 @@ kernels from the cache. (The main job's kernels on the 2-core machine, alternati
 takes the dense product, which moved the longer half to the helper and so the data
 kernel to this process.)
 
+The temporal tasks (``tasks.temporal.warm_up_step``, ``snnumba randman`` and ``snnumba
+shd``) split their cold start the same way; their helper steps a batch of zeros of the
+data's shape and dtype (``tasks.temporal.helper_step``, given them as extra ``args``),
+because the batch size decides which recurrent kernels run. (``snnumba randman
+--epochs 2``, empty cache, alternating runs: 20-26 s, against 55-59 s for the release
+before, whose two-sample warm-up compiled the recurrent kernels that small calls share and
+left those of the training batches to the first epoch.)
+
 Both processes compile different functions, and Numba writes each cache file atomically.
 Two signatures of one function compiled at once could lose one index entry; that costs a
 compile on a later run, never a wrong result.
