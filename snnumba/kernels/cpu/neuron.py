@@ -245,7 +245,7 @@ def _recurrent_steps(h, weight, alpha, alpha_syn, rho, adapt_strength, threshold
                     v_out[t, b, n] = m
                 s_out[t, b, n] = z_n
         _final(state, s, 0, N, v_final[b], s_final[b], i_final[b], a_final[b], syn, adapt)
-        z_final[b] = z
+        _copy_into(z_final[b], z)
 
 
 @njit(**PARALLEL_KERNEL)
@@ -409,7 +409,9 @@ def _recurrent_grads(x, weight, v_out, s_out, i_out, a_out, alpha, alpha_syn, rh
     acc = np.zeros((B, 3, N))
     const = np.empty((B, 5, N), alpha.dtype)
     for b in prange(B):
-        const[b] = _constants(alpha, alpha_syn, rho, adapt_strength, threshold[b], 0, N, syn, adapt)
+        const_b = _constants(alpha, alpha_syn, rho, adapt_strength, threshold[b], 0, N, syn, adapt)
+        for k in range(5):
+            _copy_into(const[b, k], const_b[k])
     g_rec = np.zeros((B, N), weight.dtype)  # dL/dz[t] through the recurrence: V @ dL/dx[t+1]
     gx = np.empty((B, N), weight.dtype)
     n_chunks = (B + RECURRENT_CHUNK_ROWS - 1) // RECURRENT_CHUNK_ROWS
