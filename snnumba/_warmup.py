@@ -18,7 +18,7 @@ The temporal tasks (``tasks.temporal.warm_up_step``, ``snnumba randman`` and ``s
 shd``) split their cold start the same way; their helper steps a batch of zeros of the
 data's shape and dtype (``tasks.temporal.helper_step``, given them as extra ``args``),
 because the batch size decides which recurrent kernels run. (``snnumba randman
---epochs 2``, empty cache, alternating runs: 20-26 s, against 55-59 s for the release
+--epochs 2``, empty cache, alternating runs: 16-21 s, against 55-73 s for the release
 before, whose two-sample warm-up compiled the recurrent kernels that small calls share and
 left those of the training batches to the first epoch.)
 
