@@ -129,9 +129,9 @@ def spike_events(be, x2d, max_density=None):
     offsets = np.zeros(x2d.shape[0] + 1, np.int64)
     np.cumsum(counts, out=offsets[1:])
     offsets = be.asarray(offsets)
-    indices = be.empty(n_spikes + 1, np.int32)  # + 1: the spare slot of the CPU kernel
+    indices = be.empty(n_spikes, np.int32)
     be.spike_row_indices(x2d, offsets, indices)
-    return offsets, indices[:n_spikes]
+    return offsets, indices
 
 
 def projection_events(be, x2d, n_out):

@@ -42,41 +42,26 @@ def spikes(rng, shape, density):
     return (rng.random(shape) < density).astype(np.uint8)
 
 
-def build_index(x, spare=True):
-    """The kernels' CSR of uint8 x[R, N], as Dense builds it (with the spare slot that lets
-    dense rows be listed without branches) or without it (every row with the branch)."""
+def build_index(x):
+    """The kernels' CSR of uint8 x[R, N], as Dense builds it."""
     counts = np.empty(x.shape[0], np.int64)
     cpu.spike_row_counts(x, counts)
     offsets = np.concatenate([[0], np.cumsum(counts)])
-    indices = np.empty(offsets[-1] + spare, np.int32)
+    indices = np.empty(offsets[-1], np.int32)
     cpu.spike_row_indices(x, offsets, indices)
-    return counts, offsets, indices[:offsets[-1]]
-
-
-@pytest.mark.parametrize("N", [16, 64, 100])
-def test_rows_with_more_than_one_in_dense_row_set_are_listed_without_branches(N):
-    """The branch-free listing writes a column after the row's last spike into the spare
-    slot: its trace. It is taken exactly for rows with more than N // DENSE_ROW spikes, and
-    only when the spare slot is there (the speed rests on it, the result does not)."""
-    most_sparse = N // sparse.DENSE_ROW
-    for n_spikes, dense in ((most_sparse, False), (most_sparse + 1, True)):
-        x = np.zeros((2, N), np.uint8)
-        x[:, :n_spikes] = 1                      # the last column stays 0: written after the last spike
-        offsets = np.array([0, n_spikes, 2 * n_spikes])
-        for spare in (True, False):
-            indices = np.full(2 * n_spikes + spare, -7, np.int32)
-            cpu.spike_row_indices(x, offsets, indices)
-            np.testing.assert_array_equal(indices[:2 * n_spikes], np.tile(np.arange(n_spikes), 2))
-            if spare:
-                assert (indices[-1] == N - 1) == dense, (n_spikes, indices[-1])
+    return counts, offsets, indices
 
 
 @pytest.mark.parametrize("byteorder", ["little", "big"])
-@given(st.integers(1, 12), st.integers(1, 40), st.integers(0, 7), st.floats(0.0, 0.3), st.integers(0, 2**32 - 1))
-def test_word_scan_lists_rows_that_straddle_words(byteorder, R, N, offset, density, seed):
-    """Sparse rows are read 8 bytes at a time from the flattened array: rows that start or
-    end inside a word, arrays whose data do not start on a word boundary, and (where
-    the machine is big-endian) the byte-by-byte fallback all give the plain listing."""
+@given(st.integers(1, 12), st.integers(1, 200), st.integers(0, 7),
+       st.sampled_from([0.0, 0.03, 0.3, 1.0]) | st.floats(0.0, 1.0), st.integers(0, 2**32 - 1))
+@example(2, 136, 0, 1.0, 0)   # two groups of eight words per row, all bits set
+@example(3, 71, 5, 0.5, 1)    # rows that start and end inside words
+def test_listing_straddles_words_and_groups_of_words(byteorder, R, N, offset, density, seed):
+    """Rows are read as groups of eight 64-bit words, each gathered into a 64-bit mask:
+    rows that start or end inside a word or a group, arrays whose data do not start on a
+    word boundary, every density up to all bits set, and (where the machine is big-endian)
+    the byte-by-byte fallback all give the plain listing."""
     rng = np.random.default_rng(seed)
     buffer = np.zeros(R * N + offset, np.uint8)
     x = buffer[offset:].reshape(R, N)
@@ -98,24 +83,23 @@ SIZES = st.tuples(st.integers(1, 40), st.integers(1, 70), st.integers(1, 70))
 
 
 @given(SIZES, DENSITIES, st.sampled_from([np.float32, np.float64]), st.integers(0, 2**32 - 1),
-       st.sampled_from([None, 1, 7, 10**6]), st.booleans())
-@example((3, 5, 4), 0.0, np.float64, 0, None, True)     # no spike at all
-@example((3, 5, 4), 1.0, np.float32, 0, 1, True)        # every input fires
-@example((1, 1, 1), 1.0, np.float64, 0, None, False)
-@example((40, 3, 2), 1.0, np.float64, 0, None, True)    # more rows than row chunks
-@example((6, 64, 2), 0.1, np.float64, 3, None, True)    # dense and sparse rows side by side
-def test_kernels_equal_dense_reference(sizes, density, dtype, seed, chunk_bytes, spare):
+       st.sampled_from([None, 1, 7, 10**6]))
+@example((3, 5, 4), 0.0, np.float64, 0, None)     # no spike at all
+@example((3, 5, 4), 1.0, np.float32, 0, 1)        # every input fires
+@example((1, 1, 1), 1.0, np.float64, 0, None)
+@example((40, 3, 2), 1.0, np.float64, 0, None)    # more rows than row chunks
+@example((6, 64, 2), 0.1, np.float64, 3, None)    # a whole group of eight words per row
+def test_kernels_equal_dense_reference(sizes, density, dtype, seed, chunk_bytes):
     """Both weight-gradient strategies are drawn: row chunks with copies (``chunk_bytes``
     None) and events by input, whose walk over g takes chunks of one row, of a few rows
-    or of all of them; and the index with and without the spare slot that branch-free dense
-    rows write into."""
+    or of all of them."""
     R, N, J = sizes
     rng = np.random.default_rng(seed)
     x = spikes(rng, (R, N), density)
     w = rng.normal(size=(N, J)).astype(dtype)
     bias = rng.normal(size=J).astype(dtype)
     g = rng.normal(size=(R, J)).astype(dtype)
-    counts, offsets, indices = build_index(x, spare)
+    counts, offsets, indices = build_index(x)
     np.testing.assert_array_equal(counts, naive_counts(x))
     ref_offsets, ref_indices = naive_csr(x)
     np.testing.assert_array_equal(offsets, ref_offsets)
