@@ -74,6 +74,7 @@ def _fixed_kernel(factory, options, size):
     fixed_kernels[key] = factory(*options)
     return fixed_kernels[key]
 
+
 #: The recurrent BPTT's batch rows per work item; fixed, not per thread, so that each
 #: item's matrix product (whose rounding depends on its row count) and so the result do
 #: not depend on the thread count.
