@@ -102,9 +102,13 @@ def _list_mask(mask, col0, indices, k):
 
 
 @njit(inline="always", cache=True)
-def _word_bits(w, q):
-    """The eight 0/1 bytes of the word ``w`` as bits 8q..8q+7."""
-    return ((w * _GATHER) >> np.uint64(56)) << np.uint64(8 * q)
+def _words_mask(words, j, n):
+    """The 0/1 bytes of words[j:j + n] (n <= 8) as the bits of one 64-bit mask, byte q of
+    word p in bit 8 p + q. (Inlined, a literal ``n`` unrolls the loop.)"""
+    mask = np.uint64(0)
+    for p in range(n):
+        mask |= ((words[j + p] * _GATHER) >> np.uint64(56)) << np.uint64(8 * p)
+    return mask
 
 
 @njit(**PARALLEL_KERNEL)
@@ -120,16 +124,10 @@ def _spike_row_indices(flat, words, N, offsets, indices):
         w_lo = min((lo + 7) // 8, w_hi)
         k = _list_bytes(flat, lo, w_lo * 8, lo, indices, offsets[r])
         j = w_lo
-        while j + 8 <= w_hi:  # groups of eight words (a loop of fixed length: unrolled)
-            mask = np.uint64(0)
-            for q in range(8):
-                mask |= _word_bits(words[j + q], q)
-            k = _list_mask(mask, j * 8 - lo, indices, k)
+        while j + 8 <= w_hi:  # whole groups of eight words, then the rest
+            k = _list_mask(_words_mask(words, j, 8), j * 8 - lo, indices, k)
             j += 8
-        mask = np.uint64(0)
-        for q in range(w_hi - j):
-            mask |= _word_bits(words[j + q], q)
-        k = _list_mask(mask, j * 8 - lo, indices, k)
+        k = _list_mask(_words_mask(words, j, w_hi - j), j * 8 - lo, indices, k)
         _list_bytes(flat, max(lo, w_hi * 8), hi, lo, indices, k)
 
 
