@@ -111,6 +111,17 @@ def backward_kernels_in_helper(net, lr, step, enabled=None, args=()):
             helper.wait()
 
 
+def compile_on_two_cores(net, lr, step, compile_here, enabled=None, args=()):
+    """A cold start's split: the helper runs ``step`` (as ``backward_kernels_in_helper``)
+    while this process calls ``compile_here()``, which compiles the data and forward
+    kernels; then waits for the helper. Does nothing where no helper is wanted: the step
+    that follows compiles everything itself."""
+    with backward_kernels_in_helper(net, lr, step, enabled, args) as helper:
+        if helper is not None:
+            compile_here()
+            finish(helper)
+
+
 def _helper_command(step, path, lr, marker, args=()):
     return [sys.executable, "-m", "snnumba._warmup", step, path, repr(float(lr)), marker, json.dumps(list(args))]
 

@@ -175,10 +175,7 @@ def warm_up(net, lr, helper=None):
     from .. import _warmup
     from ..network import Network
     scratch = Network.from_arrays(net.to_arrays(), device=net.device)
-    with _warmup.backward_kernels_in_helper(scratch, lr, f"{__name__}:training_step", helper) as process:
-        if process is not None:
-            compile_forward(scratch)  # meanwhile
-            _warmup.finish(process)
+    _warmup.compile_on_two_cores(scratch, lr, f"{__name__}:training_step", lambda: compile_forward(scratch), helper)
     training_step(scratch, lr)
 
 

@@ -153,11 +153,12 @@ def warm_up_step(network, data, lr, batch_size, helper=None):
     batch = _first_samples(data.train, min(batch_size, len(data.train)))
     x = batch.x
     args = (list(x.shape), np.dtype(x.dtype).str)
-    with _warmup.backward_kernels_in_helper(scratch, lr, f"{__name__}:helper_step", helper, args) as process:
-        if process is not None:
-            with compute_threads():  # meanwhile: the forward kernels
-                scratch.forward(x)
-            _warmup.finish(process)
+
+    def compile_forward():
+        with compute_threads():
+            scratch.forward(x)
+
+    _warmup.compile_on_two_cores(scratch, lr, f"{__name__}:helper_step", compile_forward, helper, args)
     _train_once(scratch, batch, lr)
     scratch.eval().forward(x)
 
