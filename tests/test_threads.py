@@ -5,6 +5,7 @@ import numba
 import numpy as np
 import pytest
 
+import snnumba as snn
 from snnumba import _threads
 
 
@@ -118,3 +119,34 @@ def test_single_threaded_blas_holds_numpy_and_scipy_openblas():
     with _threads.single_threaded_blas():
         assert [get() for _, get in controls] == [1] * len(controls)
     assert [get() for _, get in controls] == before
+
+
+def test_a_recurrent_layer_called_alone_runs_its_backward_on_one_blas_thread(monkeypatch):
+    """The recurrent BPTT calls BLAS inside its parallel loop; outside a Network's compute
+    block the backend itself holds BLAS to one thread (with two spinning pools a backward
+    took 13x as long) and gives the thread count back after the call."""
+    controls = _threads._openblas_controls()
+    if not controls:
+        pytest.skip("no bundled OpenBLAS found (another BLAS build)")
+    from snnumba.kernels import cpu
+    seen = []
+    kernel = cpu.neuron_backward
+
+    def spy(*args):
+        seen.append([get() for _, get in controls])
+        kernel(*args)
+
+    monkeypatch.setattr(cpu, "neuron_backward", spy)
+    layer = snn.RecurrentLIF(6, tau_syn=5e-3, rng=0)
+    layer.forward(np.random.default_rng(1).random((5, 3, 6), dtype=np.float32))
+    before = [get() for _, get in controls]
+    for set_threads, _ in controls:
+        set_threads(2)
+    try:
+        layer.backward(np.ones((5, 3, 6), np.float32))
+        after = [get() for _, get in controls]
+    finally:
+        for (set_threads, _), threads in zip(controls, before):
+            set_threads(threads)
+    assert seen == [[1] * len(controls)]
+    assert after == [2] * len(controls)
