@@ -113,13 +113,16 @@ def test_backward_equals_reference(combo, seed, surrogate):
         np.testing.assert_allclose(layer.grads["recurrent_weight"], r_w, rtol=1e-9, atol=1e-9)
 
 
-def test_recurrent_kernels_with_fixed_options_equal_the_shared_ones(monkeypatch):
-    """Large recurrent calls run kernels compiled with their options as constants; they give
-    the bits of the kernel that takes the options at run time, forward and backward (one
-    option set, with every state and trained constants: each set is a compile of its own)."""
-    combo = ("subtract", "same_step_late_reset", True, True, "no_self")
+@pytest.mark.parametrize("recurrence", ["no_self", None])
+def test_kernels_with_fixed_options_equal_the_shared_ones(monkeypatch, recurrence):
+    """Large calls of recurrent and of non-default non-recurrent layers run kernels compiled
+    with their options as constants; they give the bits of the kernels that take the options
+    at run time, forward and backward (one option set, with every state and trained
+    constants: each set is a compile of its own)."""
+    combo = ("subtract", "same_step_late_reset", True, True, recurrence)
     from snnumba.kernels.cpu import neuron
-    results, calls = [], neuron._backward_recurrent_fixed.cache_info()
+    factory = neuron._backward_recurrent_fixed if recurrence else neuron._backward_blocks_fixed
+    results, calls = [], factory.cache_info()
     monkeypatch.setattr(neuron, "fixed_kernels", {})  # kernels made by earlier tests would run at any size
     for min_size in (np.inf, 0):
         monkeypatch.setattr(neuron, "FIXED_OPTIONS_MIN_SIZE", min_size)
@@ -129,7 +132,7 @@ def test_recurrent_kernels_with_fixed_options_equal_the_shared_ones(monkeypatch)
         z = layer.forward(h)
         grad_h = layer.backward(rng.normal(size=h.shape), rng.normal(size=h.shape))
         results.append([z, layer.v, grad_h, *layer.state.values(), *layer.grads.values()])
-    after = neuron._backward_recurrent_fixed.cache_info()
+    after = factory.cache_info()
     assert after.hits + after.misses == calls.hits + calls.misses + 1           # the fixed kernels ran once
     assert results[0][0].any() and not results[0][0].all()                     # some spikes, some silence
     for shared, fixed in zip(*results):

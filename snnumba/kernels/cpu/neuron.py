@@ -29,7 +29,7 @@ runs kernels of its own (``_forward_default``, ``_backward_default``; a network 
 compiles only those) with the same step compiled with those options as constants: the arithmetic of the original LIF
 kernel, in the arrays' dtype (the float32 flagship is bit-identical), vectorised over the
 neurons of a work item. Other options run the same step with the options as run-time
-values; large recurrent calls, with them as constants (``FIXED_OPTIONS_MIN_SIZE``).
+values; large calls, with them as constants (``FIXED_OPTIONS_MIN_SIZE``).
 Non-recurrent work items are (batch row, block of neurons) (``block_size``); a
 recurrent item is a whole batch row (its neurons read each other's spikes every step).
 Each item writes only its own elements, so results do not depend on the thread count.
@@ -50,12 +50,14 @@ _step, _grad_at = _ns.compiled(njit(inline="always", cache=True), surrogate_grad
 
 RESET_ZERO, DELAYED = _ns.RESET_ZERO, _ns.DELAYED
 
-#: Recurrent layers of at least this many neuron-steps (T x B x N) per call run kernels
-#: compiled with their options (reset, timing, synapse, adaptation, surrogate, trained
-#: constants) as constants: loops without those branches, which LLVM vectorises (T=100,
-#: B=256, N=256: the BPTT loop 58 -> 10 ms, the forward 68 -> 46 ms), compiled and cached
-#: once per option set. Smaller calls (unit tests, quick trials of many option sets) share
-#: one kernel with the options as run-time values. Both give the same bits (tested).
+#: Calls of at least this many neuron-steps (T x B x N) of layers other than the default
+#: model run kernels compiled with their options (reset, timing, synapse, adaptation,
+#: surrogate, trained constants) as constants: loops without those branches, which LLVM
+#: vectorises, compiled and cached once per option set. T=100, B=256, N=256: recurrent, the
+#: BPTT loop 58 -> 10 ms, the forward 68 -> 46 ms; not recurrent (current-based, reset by
+#: subtraction), the forward 34-37 -> 5-6 ms, the backward 56-61 -> 6-8 ms. Smaller calls
+#: (unit tests, quick trials of many option sets) share one kernel with the options as
+#: run-time values. Both give the same bits (tested).
 FIXED_OPTIONS_MIN_SIZE = 1 << 16
 
 #: The fixed kernels this process has made, by (factory name, options). Every later call
@@ -182,13 +184,13 @@ def _forward_default(h, alpha, alpha_syn, rho, adapt_strength, threshold, v0, s0
         _final(state, s, start, stop, v_final[b], s_final[b], i_final[b], a_final[b], False, False)
 
 
-@njit(**PARALLEL_KERNEL)
-def _forward_blocks(h, alpha, alpha_syn, rho, adapt_strength, threshold, reset, timing,
-                    v0, s0, i0, a0, v_out, s_out, i_out, a_out, v_final, s_final, i_final, a_final, size):
+@njit(inline="always", cache=True)
+def _block_forward(h, alpha, alpha_syn, rho, adapt_strength, threshold, reset, timing, syn, adapt,
+                   v0, s0, i0, a0, v_out, s_out, i_out, a_out, v_final, s_final, i_final, a_final, size):
+    """The non-recurrent forward loop, compiled into ``_forward_blocks`` (options as run-time
+    values) and ``_forward_blocks_fixed`` (as constants)."""
     T, B, N = h.shape
     record = v_out.shape[0] != 0
-    syn = alpha_syn.shape[0] != 0
-    adapt = rho.shape[0] != 0
     n_blocks = (N + size - 1) // size
     for job in prange(B * n_blocks):
         b, start, stop = _block(job, n_blocks, size, N)
@@ -199,6 +201,25 @@ def _forward_blocks(h, alpha, alpha_syn, rho, adapt_strength, threshold, reset, 
             _block_steps(h, t, b, start, stop, state, s, const, v_out, s_out, i_out, a_out,
                          reset, timing, syn, adapt, record, False)
         _final(state, s, start, stop, v_final[b], s_final[b], i_final[b], a_final[b], syn, adapt)
+
+
+@njit(**PARALLEL_KERNEL)
+def _forward_blocks(h, alpha, alpha_syn, rho, adapt_strength, threshold, reset, timing,
+                    v0, s0, i0, a0, v_out, s_out, i_out, a_out, v_final, s_final, i_final, a_final, size):
+    _block_forward(h, alpha, alpha_syn, rho, adapt_strength, threshold, reset, timing, alpha_syn.shape[0] != 0,
+                   rho.shape[0] != 0, v0, s0, i0, a0, v_out, s_out, i_out, a_out, v_final, s_final, i_final,
+                   a_final, size)
+
+
+@functools.lru_cache(maxsize=None)
+def _forward_blocks_fixed(reset, timing, syn, adapt):
+    """``_block_forward`` compiled with these options as constants (as
+    ``_forward_recurrent_fixed``)."""
+    def kernel(h, alpha, alpha_syn, rho, adapt_strength, threshold, v0, s0, i0, a0, v_out, s_out, i_out, a_out,
+               v_final, s_final, i_final, a_final, size):
+        _block_forward(h, alpha, alpha_syn, rho, adapt_strength, threshold, reset, timing, syn, adapt,
+                       v0, s0, i0, a0, v_out, s_out, i_out, a_out, v_final, s_final, i_final, a_final, size)
+    return njit(**PARALLEL_KERNEL)(kernel)
 
 
 @njit(inline="always", cache=True)
@@ -287,9 +308,14 @@ def neuron_forward(h, recurrent_weight, alpha, alpha_syn, rho, adapt_strength, t
         _forward_default(h, alpha, alpha_syn, rho, adapt_strength, threshold, v0, s0, i0, a0, v_out, s_out,
                          i_out, a_out, v_final, s_final, i_final, a_final, block_size(*h.shape[1:]))
     elif recurrent_weight.shape[0] == 0:
-        _forward_blocks(h, alpha, alpha_syn, rho, adapt_strength, threshold, reset, timing,
-                        v0, s0, i0, a0, v_out, s_out, i_out, a_out, v_final, s_final, i_final, a_final,
-                        block_size(*h.shape[1:]))
+        states = (v0, s0, i0, a0, v_out, s_out, i_out, a_out, v_final, s_final, i_final, a_final,
+                  block_size(*h.shape[1:]))
+        kernel = _fixed_kernel(_forward_blocks_fixed, (reset, timing, alpha_syn.shape[0] != 0, rho.shape[0] != 0),
+                               h.size)
+        if kernel is not None:
+            kernel(h, alpha, alpha_syn, rho, adapt_strength, threshold, *states)
+        else:
+            _forward_blocks(h, alpha, alpha_syn, rho, adapt_strength, threshold, reset, timing, *states)
     else:
         options = (reset, timing, alpha_syn.shape[0] != 0, rho.shape[0] != 0)
         states = (v0, s0, i0, a0, z0, v_out, s_out, i_out, a_out, x_out, v_final, s_final, i_final, a_final,
@@ -372,15 +398,14 @@ def _backward_default(x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adap
                          grad_v if has_grad_v else grad_s, grad_h, carry, acc, has_grad_v)
 
 
-@njit(**PARALLEL_KERNEL)
-def _backward_blocks(x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength, threshold,
-                     reset, timing, v0, s0, surrogate, slope, grad_s, grad_v, grad_h,
-                     grad_alpha, grad_alpha_syn, grad_threshold, size):
+@njit(inline="always", cache=True)
+def _block_backward(x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength, threshold,
+                    reset, timing, syn, adapt, surrogate, learn, v0, s0, slope, grad_s, grad_v, grad_h,
+                    grad_alpha, grad_alpha_syn, grad_threshold, size):
+    """The non-recurrent BPTT loop, compiled into ``_backward_blocks`` (options as run-time
+    values) and ``_backward_blocks_fixed`` (as constants)."""
     T, B, N = x.shape
-    syn = alpha_syn.shape[0] != 0
-    adapt = rho.shape[0] != 0
     has_grad_v = grad_v.shape[0] != 0
-    learn = grad_alpha.shape[0] != 0 or grad_alpha_syn.shape[0] != 0 or grad_threshold.shape[0] != 0
     n_blocks = (N + size - 1) // size
     for job in prange(B * n_blocks):
         b, start, stop = _block(job, n_blocks, size, N)
@@ -392,6 +417,27 @@ def _backward_blocks(x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt
                          reset, timing, syn, adapt, surrogate, slope, learn, grad_s,
                          grad_v if has_grad_v else grad_s, grad_h, carry, acc, has_grad_v)
         _write_grads(acc, b, start, stop, grad_alpha, grad_alpha_syn, grad_threshold)
+
+
+@njit(**PARALLEL_KERNEL)
+def _backward_blocks(x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength, threshold,
+                     reset, timing, syn, adapt, surrogate, learn, v0, s0, slope, grad_s, grad_v, grad_h,
+                     grad_alpha, grad_alpha_syn, grad_threshold, size):
+    _block_backward(x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength, threshold,
+                    reset, timing, syn, adapt, surrogate, learn, v0, s0, slope, grad_s, grad_v, grad_h,
+                    grad_alpha, grad_alpha_syn, grad_threshold, size)
+
+
+@functools.lru_cache(maxsize=None)
+def _backward_blocks_fixed(reset, timing, syn, adapt, surrogate, learn):
+    """``_block_backward`` compiled with these options as constants (as
+    ``_forward_recurrent_fixed``)."""
+    def kernel(x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength, threshold, v0, s0, slope,
+               grad_s, grad_v, grad_h, grad_alpha, grad_alpha_syn, grad_threshold, size):
+        _block_backward(x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength, threshold,
+                        reset, timing, syn, adapt, surrogate, learn, v0, s0, slope, grad_s, grad_v, grad_h,
+                        grad_alpha, grad_alpha_syn, grad_threshold, size)
+    return njit(**PARALLEL_KERNEL)(kernel)
 
 
 @njit(inline="always", cache=True)
@@ -473,12 +519,18 @@ def neuron_backward(x, recurrent_weight, v_out, s_out, i_out, a_out, alpha, alph
             x, v_out, s_out, i_out, a_out, np.ascontiguousarray(threshold), v0, s0, grad_s, grad_v, grad_h)
         _backward_default(x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength, threshold,
                           v0, s0, surrogate, slope, grad_s, grad_v, grad_h, block_size(*x.shape[1:]))
-    elif recurrent_weight.shape[0] == 0:
-        _backward_blocks(x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength, threshold,
-                         reset, timing, v0, s0, surrogate, slope, grad_s, grad_v, grad_h,
-                         grad_alpha, grad_alpha_syn, grad_threshold, block_size(*x.shape[1:]))
+        return
+    options = (reset, timing, alpha_syn.shape[0] != 0, rho.shape[0] != 0, surrogate, wanted != 0)
+    if recurrent_weight.shape[0] == 0:
+        recorded = (x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength, threshold)
+        grads = (v0, s0, slope, grad_s, grad_v, grad_h, grad_alpha, grad_alpha_syn, grad_threshold,
+                 block_size(*x.shape[1:]))
+        kernel = _fixed_kernel(_backward_blocks_fixed, options, x.size)
+        if kernel is not None:
+            kernel(*recorded, *grads)
+        else:
+            _backward_blocks(*recorded, *options, *grads)
     else:
-        options = (reset, timing, alpha_syn.shape[0] != 0, rho.shape[0] != 0, surrogate, wanted != 0)
         recorded = (x, recurrent_weight, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength,
                     threshold)
         grads = (v0, s0, slope, grad_s, grad_v, grad_h, grad_alpha, grad_alpha_syn, grad_threshold)
