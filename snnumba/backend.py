@@ -79,7 +79,21 @@ class CPUBackend:
     def copy_into(dst, host):
         dst[...] = host
 
+    def keeps_spikes(self, n_out):
+        """Whether ``matmul`` takes uint8 spikes to ``n_out`` outputs without a float copy
+        (``kernels/cpu/dense.py: NARROW_MAX_OUTPUTS``); wider products copy to float for BLAS."""
+        return n_out <= self.dense.NARROW_MAX_OUTPUTS
+
     def matmul(self, a, b, out, trans_a=False, trans_b=False, accumulate=False):
+        if a.dtype == np.uint8:
+            if accumulate or trans_b or not self.keeps_spikes(out.shape[1]) or not a.flags.c_contiguous:
+                a = a.astype(b.dtype)
+            elif trans_a:
+                self.dense.uint8_weight_grad(a, b, out)
+                return
+            else:
+                self.dense.uint8_matmul(a, np.ascontiguousarray(b.T), out)
+                return
         # chunks of rows on every core, one BLAS thread each, for arrays the kernels take
         chunkable = (not accumulate and a.dtype == b.dtype == out.dtype and a.dtype in (np.float32, np.float64)
                      and a.flags.c_contiguous and out.flags.c_contiguous)
@@ -148,6 +162,10 @@ class CUDABackend:
             setattr(self, op, getattr(kernels, op))
         self._fill = kernels.fill
         self._add_inplace = kernels.add_inplace
+
+    @staticmethod
+    def keeps_spikes(n_out):
+        return False  # the layers give matmul float copies of spikes here
 
     @staticmethod
     def is_device_array(x):

@@ -17,12 +17,13 @@ SPIKE_DTYPES = (np.dtype(np.bool_), np.dtype(np.uint8))
 
 #: A bool/uint8 input whose fraction of non-zero entries is below this takes the
 #: event-driven projection (the weight rows of the inputs that fired), otherwise the dense
-#: BLAS product on one float copy. Measured with benchmarks/bench_projection.py on the
-#: 2-core machine (forward + weight gradient, the dense products on row chunks): events are
-#: faster up to 10-20 % for 6400 rows of 200 -> 30 (1.35x at 10 %, 0.93x at 20 %) and 25600
-#: rows of 256 -> 20 (1.9x at 10 %, 0.96x at 20 %), up to 20-30 % for 64000 rows of 1000 ->
-#: 10 and to 50 % for 64000 rows of 1000 -> 1000 (12x at 2 %). One threshold for all
-#: sizes, below the narrowest layers' break-even.
+#: product (on the uint8 itself to few outputs, else BLAS on one float copy). Measured with
+#: benchmarks/bench_projection.py on the 2-core machine (forward + weight gradient): events
+#: are faster up to 50 % for 64000 rows of 1000 -> 1000 (12x at 2 %, against BLAS on row
+#: chunks), and against the uint8 kernels up to 15 % for 6400 rows of 200 -> 30 (1.22x at
+#: 10 %, 0.90x at 15 %), 12-15 % for 25600 rows of 256 -> 20 (1.17x at 10 %, 0.86x at 15 %)
+#: and 10 % for 64000 rows of 1000 -> 10 (1.30x at 5 %, 0.88x at 10 %). One threshold for
+#: all sizes, about the narrowest layers' break-even (it was 20-30 % against their BLAS).
 EVENT_DENSITY_THRESHOLD = 0.15
 #: Products of fewer multiply-adds (rows x inputs x outputs) take the dense path at any
 #: density: listing the events costs three kernel launches and a copy of the counts to the
@@ -184,7 +185,9 @@ class Dense(Layer):
     those rows only (``kernels/cpu/sparse.py``); the result equals the dense product to
     float rounding. Float inputs (currents, rates, spikes as 0.0/1.0), denser spikes and
     uint8 holding other values than 0 and 1 take a matrix product (on the CPU: BLAS calls on
-    chunks of rows, on every core, ``kernels/cpu/dense.py``).
+    chunks of rows, on every core, ``kernels/cpu/dense.py``). On the CPU, uint8 inputs of
+    such products to at most ``kernels.cpu.dense.NARROW_MAX_OUTPUTS`` outputs (a readout)
+    are multiplied as they are, without a float copy, by kernels of their own.
     With delays a compiled kernel adds each non-zero input into the steps its delays reach
     (spikes stay uint8 there too).
     """
@@ -277,7 +280,10 @@ class Dense(Layer):
             self._delay_steps = self._split_delays()
             be.delayed_matmul(x, self.effective_weight(), *self._delay_steps, h)
         else:
-            x = be.asarray(x, self.dtype)  # the one float copy of spikes too dense for events
+            # the one float copy of spikes too dense for events, unless the backend multiplies
+            # the uint8 itself (small products keep the float copy: the flagship's bits)
+            if not (x.dtype == np.uint8 and x.size * self.n_out >= EVENT_MIN_MACS and be.keeps_spikes(self.n_out)):
+                x = be.asarray(x, self.dtype)
             be.matmul(x.reshape(T * B, self.n_in), self.effective_weight(), h2d)
             if check_product and not all_finite(h2d):
                 self.reset()  # a refused pass leaves nothing for backward, as a refused input would

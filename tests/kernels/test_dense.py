@@ -110,24 +110,103 @@ def test_row_chunk_weight_grad_adds_chunks_in_order():
     assert expected != np.float32(1.0) + (np.float32(3e-8) + np.float32(3e-8))
 
 
+def assert_same_on_one_thread_and_all(compute):
+    """``compute()`` (a tuple of arrays) gives the same bits on every thread and on one."""
+    before = numba.get_num_threads()
+    assert before > 1 or numba.config.NUMBA_NUM_THREADS == 1
+    results = {}
+    for threads in (before, 1):
+        numba.set_num_threads(threads)
+        try:
+            results[threads] = compute()
+        finally:
+            numba.set_num_threads(before)
+    for parallel, serial in zip(results[before], results[1]):
+        np.testing.assert_array_equal(parallel, serial)
+
+
 def test_parallel_equals_serial_exactly():
     """The chunks depend on the row count only: the same bits on one thread and on all."""
     rng = np.random.default_rng(3)
     a = rng.normal(size=(1500, 33)).astype(np.float32)
     b = rng.normal(size=(33, 17)).astype(np.float32)
     rows = dense.chunk_rows(a.shape[0])
-    before = numba.get_num_threads()
-    assert before > 1 or numba.config.NUMBA_NUM_THREADS == 1
-    grads = {}
-    for threads in (before, 1):
-        numba.set_num_threads(threads)
-        try:
-            out = np.empty((1500, 17), np.float32)
-            dense.row_chunk_matmul(a, b, out, rows)
-            grad = np.empty((33, 17), np.float32)
-            dense.row_chunk_weight_grad(a, out, grad, rows)
-            grads[threads] = (out, grad)
-        finally:
-            numba.set_num_threads(before)
-    for parallel, serial in zip(grads[before], grads[1]):
-        np.testing.assert_array_equal(parallel, serial)
+
+    def compute():
+        out = np.empty((1500, 17), np.float32)
+        dense.row_chunk_matmul(a, b, out, rows)
+        grad = np.empty((33, 17), np.float32)
+        dense.row_chunk_weight_grad(a, out, grad, rows)
+        return out, grad
+    assert_same_on_one_thread_and_all(compute)
+
+
+# uint8 inputs to narrow outputs (uint8_matmul, uint8_weight_grad): rows from one chunk to
+# several with a partial last one and a partial last group of four rows, outputs below,
+# at and above one group of four, any uint8 values (not only spikes)
+UINT8_SHAPES = st.tuples(st.integers(1, 3 * dense.MIN_CHUNK_ROWS + 7), st.integers(1, 40),
+                         st.integers(1, dense.NARROW_MAX_OUTPUTS))
+
+
+@given(UINT8_SHAPES, st.floats(0.0, 1.0), st.booleans(), st.sampled_from([np.float32, np.float64]),
+       st.integers(0, 2**32 - 1))
+@example((3 * dense.MIN_CHUNK_ROWS + 7, 9, 7), 0.3, False, np.float32, 0)
+@example((1, 1, 1), 1.0, True, np.float64, 1)
+def test_backend_matmul_of_uint8_equals_reference(shape, density, counts, dtype, seed):
+    """x @ W and x.T @ g with uint8 x (0/1 spikes at any density, or counts up to 255),
+    as Dense calls them, equal the float64 products of the definition."""
+    R, K, N = shape
+    rng = np.random.default_rng(seed)
+    x = (rng.random((R, K)) < density).astype(np.uint8)
+    if counts:
+        x *= rng.integers(0, 256, (R, K)).astype(np.uint8)
+    w = rng.normal(size=(K, N)).astype(dtype)
+    g = rng.normal(size=(R, N)).astype(dtype)
+    be = get_backend("cpu")
+    assert be.keeps_spikes(N)
+    out = np.full((R, N), np.nan, dtype)
+    be.matmul(x, w, out)
+    grad = np.full((K, N), np.nan, dtype)
+    be.matmul(x, g, grad, trans_a=True)
+    x64 = x.astype(np.float64)
+    scale = 255 if counts else 1
+    tol = dict(rtol=1e-4, atol=1e-4 * scale) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12 * scale)
+    np.testing.assert_allclose(out, x64 @ w.astype(np.float64), **tol)
+    np.testing.assert_allclose(grad, x64.T @ g.astype(np.float64), **tol)
+
+
+def test_uint8_products_wider_than_narrow_take_a_float_copy(monkeypatch):
+    """Outputs beyond NARROW_MAX_OUTPUTS, and the forms Dense does not use with uint8
+    (accumulate, transposed b), go to BLAS on a float copy: same results."""
+    calls = []
+    monkeypatch.setattr(dense, "uint8_matmul", lambda *a: calls.append("matmul"))
+    monkeypatch.setattr(dense, "uint8_weight_grad", lambda *a: calls.append("grad"))
+    be = get_backend("cpu")
+    rng = np.random.default_rng(0)
+    n = dense.NARROW_MAX_OUTPUTS + 1
+    x = (rng.random((50, 6)) < 0.5).astype(np.uint8)
+    w = rng.normal(size=(6, n)).astype(np.float32)
+    out = np.empty((50, n), np.float32)
+    be.matmul(x, w, out)
+    np.testing.assert_allclose(out, x.astype(np.float64) @ w, rtol=1e-5, atol=1e-5)
+    acc = np.ones((50, 3), np.float32)
+    be.matmul(x, w[:, :3], acc, accumulate=True)
+    np.testing.assert_allclose(acc, 1 + x.astype(np.float64) @ w[:, :3], rtol=1e-5, atol=1e-5)
+    be.matmul(x, w[:, :3].T.copy(), np.empty((50, 3), np.float32), trans_b=True)
+    assert calls == []
+
+
+def test_uint8_products_do_not_depend_on_the_thread_count():
+    """Each output element is summed by one thread, each weight-gradient chunk by one, and
+    the chunks depend on the row count only: the same bits on one thread and on all."""
+    rng = np.random.default_rng(4)
+    x = (rng.random((1500, 70)) < 0.3).astype(np.uint8)
+    w = rng.normal(size=(70, 13)).astype(np.float32)
+
+    def compute():
+        out = np.empty((1500, 13), np.float32)
+        dense.uint8_matmul(x, np.ascontiguousarray(w.T), out)
+        grad = np.empty((70, 13), np.float32)
+        dense.uint8_weight_grad(x, out, grad)
+        return out, grad
+    assert_same_on_one_thread_and_all(compute)

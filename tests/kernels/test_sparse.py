@@ -15,6 +15,7 @@ import snnumba as snn
 from snnumba import layers
 from snnumba.kernels import cpu
 from snnumba.kernels.cpu import sparse
+from snnumba.kernels.cpu.dense import NARROW_MAX_OUTPUTS
 
 
 def naive_counts(x):
@@ -288,9 +289,12 @@ def test_backward_accumulates():
 @always_events()
 def test_event_path_matches_central_differences(dales_law):
     rng = np.random.default_rng(3)
-    layer = dense(5, 3, True, dales_law, np.float64, seed=3)
-    x = spikes(rng, (4, 2, 5), 0.4)
-    G = rng.normal(size=(4, 2, 3))
+    assert_gradients_match_central_differences(dense(5, 3, True, dales_law, np.float64, seed=3),
+                                               spikes(rng, (4, 2, 5), 0.4), rng.normal(size=(4, 2, 3)))
+
+
+def assert_gradients_match_central_differences(layer, x, G):
+    """The layer's parameter gradients of sum(G * layer(x)) against central differences."""
     layer.forward(x)
     layer.zero_grad()
     layer.backward(G)
@@ -317,16 +321,43 @@ def test_dispatch_by_density_and_values(monkeypatch):
     assert layer._events is not None
     dense_x = spikes(rng, (5, 4, 200), min(1.0, 2 * layers.EVENT_DENSITY_THRESHOLD + 0.01))
     h = layer.forward(dense_x)
-    assert layer._events is None and layer._x.dtype == np.float64
+    # dense: the product, on the uint8 itself to few outputs (kernels/cpu/dense.py), on a
+    # float copy to more
+    assert layer._events is None and layer._x.dtype == np.uint8
     np.testing.assert_allclose(h, naive_projection(dense_x, layer.params["weight"], 0.0), rtol=1e-12)
+    wide = dense(200, NARROW_MAX_OUTPUTS + 1, False, False, np.float64)
+    h = wide.forward(dense_x)
+    assert wide._events is None and wide._x.dtype == np.float64
+    np.testing.assert_allclose(h, naive_projection(dense_x, wide.params["weight"], 0.0), rtol=1e-12)
     # uint8 that are not spikes (counts) are multiplied, not read as events
     counts = sparse_x * 3
     h = layer.forward(counts)
-    assert layer._events is None
+    assert layer._events is None and layer._x.dtype == np.uint8
     np.testing.assert_allclose(h, naive_projection(counts, layer.params["weight"], 0.0), rtol=1e-12)
     # float inputs always take the dense product
     layer.forward(sparse_x.astype(np.float32))
     assert layer._events is None
+
+
+@pytest.mark.parametrize("dales_law", [False, True])
+def test_dense_spikes_to_few_outputs_match_float_input_and_central_differences(monkeypatch, dales_law):
+    """Spikes too dense for events, to at most NARROW_MAX_OUTPUTS outputs, are multiplied
+    as uint8 (no float copy): forward, input and weight gradients as for the same spikes
+    given as floats, and the weight and bias gradients as central differences (float64)."""
+    monkeypatch.setattr(layers, "EVENT_MIN_MACS", 0)
+    rng = np.random.default_rng(12)
+    x = spikes(rng, (7, 3, 11), 0.5)
+    G = rng.normal(size=(7, 3, 5))
+    results = []
+    for inputs in (x, x.astype(np.float64)):
+        layer = dense(11, 5, True, dales_law, np.float64, seed=12)
+        h = layer.forward(inputs)
+        assert layer._events is None and layer._x.dtype == inputs.dtype
+        layer.zero_grad()
+        results.append([h, layer.backward(G), layer.grads["weight"].copy(), layer.grads["bias"].copy()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+    assert_gradients_match_central_differences(dense(11, 5, True, dales_law, np.float64, seed=12), x, G)
 
 
 def test_small_products_take_the_dense_path():
