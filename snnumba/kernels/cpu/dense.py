@@ -97,7 +97,8 @@ def row_chunk_weight_grad(x, g, out, rows):
 #: uint8 inputs (spikes too dense for events, ``layers.Dense``) to at most this many outputs
 #: take the two kernels below instead of a float copy and BLAS: OpenBLAS runs such narrow
 #: products at a quarter of its peak. 25600 x 256 -> 20 at 29 %, against the float copy and
-#: BLAS on row chunks: forward 7.5 -> 2.9 ms, weight gradient 6.7 -> 2.4 ms.
+#: BLAS on row chunks (medians of three alternating runs): forward 4.9-5.4 -> 2.0-3.1 ms,
+#: weight gradient 5.0-5.7 -> 2.3-2.6 ms.
 NARROW_MAX_OUTPUTS = 32
 #: The sums over the inputs and rows may be reordered (``reassoc``: vectorised partial
 #: sums) and fused (``contract``): the results equal the dense product to float rounding
@@ -139,8 +140,8 @@ def uint8_matmul(x, w_t, out):
 def uint8_weight_grad(x, g, out):
     """out = x.T @ g for uint8 ``x [R, I]`` and ``g [R, J]``: up to ROW_CHUNKS chunks of rows
     (of at least MIN_CHUNK_ROWS; their number depends only on R, not on the thread count),
-    each into its own transposed copy ``[J, I]`` (four rows of x per pass over it), added
-    into ``out [I, J]`` in chunk order."""
+    each into its own transposed copy ``[J, I]`` (four rows of x per pass over it), summed
+    into ``out [I, J]``."""
     _uint8_weight_grad(x, g, out, min(ROW_CHUNKS, max(1, x.shape[0] // MIN_CHUNK_ROWS)))
 
 
