@@ -173,7 +173,7 @@ def _uint8_weight_grad(x, g, out, n_chunks):
                 g_r, p = g[r, j], part[j]
                 for i in range(I):
                     p[i] += g_r * x_r[i]
-    for i in prange(I):
+    for i in range(I):                     # [I, J] sums: serial, one parallel loop less to compile
         out_i = out[i]
         for j in range(J):
             s = parts[0, j, i]
