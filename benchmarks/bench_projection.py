@@ -1,15 +1,17 @@
-"""Dense on uint8 spikes: the event-driven path against the dense BLAS path, by density.
+"""Dense on uint8 spikes: the event-driven path against the dense path, by density.
 
 For each shape and spike density the script times ``Dense.forward`` (index building plus
-row sums, against one float copy plus the BLAS product) and ``Dense.backward`` without
-the input gradient (the weight gradient: row additions against ``x.T @ g``), each path
-forced through ``snnumba.layers.EVENT_DENSITY_THRESHOLD`` (and ``EVENT_MIN_MACS``) and run inside
-``snnumba._threads.compute_threads`` as ``Network.forward`` does (one BLAS thread, Numba
-threads on the idle cores). It prints medians, the ratio dense / event, the other load
-on the machine during each timing (busy cores of other processes, from ``/proc/stat``),
-and the crossover: the lowest density at which the dense path is as fast as the event
-path (forward + weight gradient). ``EVENT_DENSITY_THRESHOLD`` should be set just below
-the crossover of the shapes that matter, measured on a quiet machine.
+row sums, against the dense product: on the CPU the uint8 kernels for at most
+``kernels.cpu.dense.NARROW_MAX_OUTPUTS`` outputs, else one float copy plus BLAS) and
+``Dense.backward`` without the input gradient (the weight gradient: row additions against
+``x.T @ g``), each path forced through ``snnumba.layers.EVENT_DENSITY_THRESHOLD`` (and
+``EVENT_MIN_MACS``) and run inside ``snnumba._threads.compute_threads`` as
+``Network.forward`` does (one BLAS thread, Numba threads on the idle cores). It prints
+medians, the ratio dense / event, the other load on the machine during each timing (busy
+cores of other processes, from ``/proc/stat``), and the crossover: the lowest density at
+which the dense path is as fast as the event path (forward + weight gradient).
+``EVENT_DENSITY_THRESHOLD`` should be set about the crossover of the shapes that matter,
+measured on a quiet machine.
 
 Shapes: the issue's big step ``T*B = 64000, 1000 -> 1000`` and its readout projection
 ``1000 -> 10``, the flagship's first projection ``T*B = 6400, 200 -> 30`` and the recurrent
