@@ -135,12 +135,18 @@ def spike_events(be, x2d, max_density=None):
     return offsets, indices
 
 
+def large_product(x, n_out):
+    """Whether projecting ``x`` (any shape, its last axis the inputs) to ``n_out`` outputs
+    takes at least EVENT_MIN_MACS multiply-adds: smaller products take the float path."""
+    return x.size * n_out >= EVENT_MIN_MACS
+
+
 def projection_events(be, x2d, n_out):
     """The spikes of uint8 ``x2d[R, n_in]`` as events for a projection to ``n_out``
     outputs (``spike_events``), or None for the dense product: fewer than EVENT_MIN_MACS
     multiply-adds, a density of EVENT_DENSITY_THRESHOLD or more, or values other than 0
     and 1."""
-    if x2d.shape[0] * x2d.shape[1] * n_out < EVENT_MIN_MACS:
+    if not large_product(x2d, n_out):
         return None
     return spike_events(be, x2d, EVENT_DENSITY_THRESHOLD)
 
@@ -282,7 +288,7 @@ class Dense(Layer):
         else:
             # the one float copy of spikes too dense for events, unless the backend multiplies
             # the uint8 itself (small products keep the float copy: the flagship's bits)
-            if not (x.dtype == np.uint8 and x.size * self.n_out >= EVENT_MIN_MACS and be.keeps_spikes(self.n_out)):
+            if not (x.dtype == np.uint8 and large_product(x, self.n_out) and be.keeps_spikes(self.n_out)):
                 x = be.asarray(x, self.dtype)
             be.matmul(x.reshape(T * B, self.n_in), self.effective_weight(), h2d)
             if check_product and not all_finite(h2d):

@@ -138,18 +138,17 @@ def uint8_matmul(x, w_t, out):
 
 
 def uint8_weight_grad(x, g, out):
-    """out = x.T @ g for uint8 ``x [R, I]`` and ``g [R, J]``: up to ROW_CHUNKS chunks of rows
-    (of at least MIN_CHUNK_ROWS; their number depends only on R, not on the thread count),
-    each into its own transposed copy ``[J, I]`` (four rows of x per pass over it), summed
-    into ``out [I, J]``."""
-    _uint8_weight_grad(x, g, out, min(ROW_CHUNKS, max(1, x.shape[0] // MIN_CHUNK_ROWS)))
+    """out = x.T @ g for uint8 ``x [R, I]`` and ``g [R, J]``: the row chunks of
+    ``chunk_rows`` (which depend only on R, not on the thread count), each into its own
+    transposed copy ``[J, I]`` (four rows of x per pass over it), summed into ``out [I, J]``."""
+    _uint8_weight_grad(x, g, out, chunk_rows(x.shape[0]) or x.shape[0])
 
 
 @njit(**_REORDERED)
-def _uint8_weight_grad(x, g, out, n_chunks):
+def _uint8_weight_grad(x, g, out, step):
     R, I = x.shape
     J = g.shape[1]
-    step = (R + n_chunks - 1) // n_chunks
+    n_chunks = (R + step - 1) // step
     parts = np.zeros((n_chunks, J, I), g.dtype)
     for c in prange(n_chunks):
         part = parts[c]
