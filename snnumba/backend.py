@@ -38,12 +38,18 @@ class CPUBackend:
             if not hasattr(CPUBackend, kernel):
                 setattr(self, kernel, getattr(cpu, kernel))
 
-    def neuron_backward(self, *args):
+    def neuron_backward(self, *args, **kwargs):
         # The recurrent BPTT calls BLAS inside its parallel loop. BLAS threads spinning beside
         # Numba's made a RecurrentLIF's backward called outside a Network (whose compute block
         # holds BLAS to one thread) 13x slower: T=100, B=256, N=256, 1.17 s against 0.09 s.
         with single_threaded_blas():
-            self._cpu.neuron_backward(*args)
+            self._cpu.neuron_backward(*args, **kwargs)
+
+    def fuses_recurrent_weight_grad(self, s, dtype):
+        """Whether ``neuron_backward`` should sum the recurrent weight's gradient itself
+        (its ``grad_weight``) for the recorded spikes ``s`` (``kernels/cpu/neuron.py:
+        fuses_weight_grad``)."""
+        return self._cpu.neuron.fuses_weight_grad(s, np.dtype(dtype).itemsize)
 
     @staticmethod
     def is_device_array(x):
@@ -166,6 +172,10 @@ class CUDABackend:
     @staticmethod
     def keeps_spikes(n_out):
         return False  # the layers give matmul float copies of spikes here
+
+    @staticmethod
+    def fuses_recurrent_weight_grad(s, dtype):
+        return False  # the layer sums it with the event or dense products
 
     @staticmethod
     def is_device_array(x):

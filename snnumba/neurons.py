@@ -460,11 +460,12 @@ class LIF(_Membrane):
         grad_h = be.empty(x.shape, self.dtype)
         per_row = [be.empty((B, N) if wanted else (0, 0), self.dtype) for wanted in
                    (self.learn_tau, self.learn_tau and self.tau_syn is not None, self.learn_threshold)]
+        in_bptt = self._weight_grad_in_bptt(s, start[4])
         be.neuron_backward(x, self._recurrent_weight(), v, s, i, a, alpha, alpha_syn, rho, strength, threshold,
                            RESETS.index(self.reset_mode), TIMINGS.index(self.spike_timing), start[0], start[1],
-                           self.surrogate_code, self.slope, grad_s, grad_v, grad_h, *per_row)
+                           self.surrogate_code, self.slope, grad_s, grad_v, grad_h, *per_row, **in_bptt)
         self._constant_grads(*per_row)
-        self._weight_grads(s, start[4], grad_h)
+        self._weight_grads(s, start[4], grad_h, in_bptt.get("grad_weight"))
         return grad_h
 
     def _constant_grads(self, grad_alpha, grad_alpha_syn, grad_threshold):
@@ -480,7 +481,12 @@ class LIF(_Membrane):
         if grad_threshold.shape[0] != 0:
             be.column_sum(grad_threshold, self.grads["threshold"])
 
-    def _weight_grads(self, s, z0, grad_h):
+    def _weight_grad_in_bptt(self, s, z0):
+        """Keyword arguments of ``neuron_backward`` that ask it to sum the recurrent weight's
+        gradient (RecurrentLIF)."""
+        return {}
+
+    def _weight_grads(self, s, z0, grad_h, summed):
         """The recurrent weight's gradient (RecurrentLIF)."""
 
 
@@ -522,7 +528,9 @@ class RecurrentLIF(LIF):
         Every LIF option (``tau``, ``threshold``, ``reset``, ``tau_syn``, ...).
 
     The recurrent input is event-driven (the rows of V of the neurons that spiked at t-1),
-    and the whole time loop is one kernel per batch row, forward and backward.
+    and the whole time loop is one kernel, forward and backward. On the CPU the backward
+    kernel also sums V's gradient at the spike densities where that is faster than a
+    product afterwards (``kernels/cpu/neuron.py: FUSED_WEIGHT_GRAD_DENSITIES``).
     """
 
     _recurrent = True
@@ -546,9 +554,26 @@ class RecurrentLIF(LIF):
     def _recurrent_weight(self):
         return self.params["recurrent_weight"]
 
-    def _weight_grads(self, s, z0, grad_h):
-        """dV = sum_t z[t-1]^T dL/dx[t], z[-1] = z0: the weight gradient on the spikes shifted
-        by one step, event-driven where Dense's would be (``projection_events``), else dense."""
+    def _weight_grad_in_bptt(self, s, z0):
+        # the BPTT kernel sums dV where the backend says that is faster (the spikes' density)
+        if not self.backend.fuses_recurrent_weight_grad(s, self.dtype):
+            return {}
+        return {"z0": z0, "grad_weight": self.backend.zeros((self.n, self.n), self.dtype)}
+
+    def _weight_grads(self, s, z0, grad_h, summed):
+        """Add dV = sum_t z[t-1]^T dL/dx[t] (z[-1] = z0) into ``grads``: ``summed`` by the
+        BPTT kernel, or else a product on the spikes shifted by one step here."""
+        be = self.backend
+        g = self._shifted_spikes_product(s, z0, grad_h) if summed is None else summed
+        if not self.self_connections:
+            host = be.to_host(g).copy()
+            np.fill_diagonal(host, 0.0)
+            be.copy_into(g, host)
+        be.add_inplace(self.grads["recurrent_weight"], g)
+
+    def _shifted_spikes_product(self, s, z0, grad_h):
+        """dV as a weight gradient on the shifted spikes: event-driven where Dense's would be
+        (``projection_events``), else dense."""
         be = self.backend
         T, B, N = s.shape
         g = be.zeros((N, N), self.dtype)  # added in one go, as Dense's weight gradient
@@ -561,11 +586,7 @@ class RecurrentLIF(LIF):
             else:
                 be.spike_weight_grad(*events, later, g)
         be.spike_weight_grad(*spike_events(be, z0), grad_h[0], g)
-        if not self.self_connections:
-            host = be.to_host(g).copy()
-            np.fill_diagonal(host, 0.0)
-            be.copy_into(g, host)
-        be.add_inplace(self.grads["recurrent_weight"], g)
+        return g
 
 
 class LeakyReadout(_Membrane):

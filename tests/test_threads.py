@@ -132,9 +132,9 @@ def test_a_recurrent_layer_called_alone_runs_its_backward_on_one_blas_thread(mon
     seen = []
     kernel = cpu.neuron_backward
 
-    def spy(*args):
+    def spy(*args, **kwargs):
         seen.append([get() for _, get in controls])
-        kernel(*args)
+        kernel(*args, **kwargs)
 
     monkeypatch.setattr(cpu, "neuron_backward", spy)
     layer = snn.RecurrentLIF(6, tau_syn=5e-3, rng=0)

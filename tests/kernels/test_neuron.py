@@ -169,10 +169,13 @@ def test_a_small_call_runs_the_fixed_kernels_that_a_large_one_made(monkeypatch):
     assert step(small, other) == [0, 0]
 
 
-def test_recurrent_backward_over_several_row_chunks_equals_reference_on_any_thread_count():
+@pytest.mark.parametrize("densities", [(0.0, 1.1), (0.0, 0.0)], ids=["dV_in_bptt", "dV_apart"])
+def test_recurrent_backward_over_several_row_chunks_equals_reference_on_any_thread_count(monkeypatch, densities):
     """More batch rows than one work item of the recurrent BPTT holds (the last item partly
-    full): each item's product feeds its own rows, and the bits do not depend on the threads."""
+    full): each item's product feeds its own rows (and its copy of dV, where the kernel sums
+    it), and the bits do not depend on the threads."""
     from snnumba.kernels.cpu import neuron
+    monkeypatch.setattr(neuron, "FUSED_WEIGHT_GRAD_DENSITIES", densities)
     B = 2 * neuron.RECURRENT_CHUNK_ROWS + 3
     combo = ("subtract", "same_step", True, False, "self")
     results, before = [], numba.get_num_threads()
@@ -324,22 +327,41 @@ def test_edge_cases_one_step_silent_and_saturated(combo):
     assert z.any(axis=0).all()                   # the saturated input makes every neuron spike
 
 
-@pytest.mark.parametrize("threshold", [0.0, 1.1])
-def test_recurrent_weight_gradient_dense_and_event_driven(monkeypatch, threshold):
-    """The recurrent weight's gradient sum_t z[t-1]^T dL/dx[t] is a dense product (on row
-    chunks, here for any size) at or above the density threshold and event-driven below it
-    (0.0: always dense, 1.1: always events); both equal the float64 sum."""
+@pytest.mark.parametrize("path", ["dense", "events", "in_bptt"])
+def test_recurrent_weight_gradient_on_each_path(monkeypatch, path):
+    """The recurrent weight's gradient sum_t z[t-1]^T dL/dx[t] is summed by the BPTT kernel
+    below its density bound, else by a product on the shifted spikes: dense (on row chunks,
+    here for any size) at or above Dense's event threshold, event-driven below it. Each path
+    equals the float64 sum, the initial spikes z[-1] included (a call continuing the state)."""
     from snnumba import layers
-    from snnumba.kernels.cpu import dense
-    monkeypatch.setattr(layers, "EVENT_DENSITY_THRESHOLD", threshold)
+    from snnumba.kernels.cpu import dense, neuron
+    monkeypatch.setattr(neuron, "FUSED_WEIGHT_GRAD_DENSITIES", (0.0, 1.1) if path == "in_bptt" else (0.0, 0.0))
+    monkeypatch.setattr(layers, "EVENT_DENSITY_THRESHOLD", 1.1 if path == "events" else 0.0)
     monkeypatch.setattr(layers, "EVENT_MIN_MACS", 0)
     monkeypatch.setattr(dense, "MIN_WEIGHT_GRAD_MACS", 0)
     rng = np.random.default_rng(11)
-    T, B, N = 20, 8, 16
+    T, B, N = 20, 2 * neuron.RECURRENT_CHUNK_ROWS + 5, 16   # three chunks of rows, the last part-full
     layer = snn.RecurrentLIF(N, tau=5e-3, threshold=0.5, init_bound=0.5, rng=rng)
-    z = layer.forward(rng.normal(0.4, 0.6, (T, B, N)).astype(np.float32))
+    layer.forward(rng.normal(0.4, 0.6, (T, B, N)).astype(np.float32))
+    z0 = layer.state["z"].copy()
+    assert 0.05 < z0.mean() < 0.95
+    z = layer.forward(rng.normal(0.4, 0.6, (T, B, N)).astype(np.float32), continue_state=True)
     assert 0.05 < z.mean() < 0.95
     grad_x = layer.backward(rng.normal(size=(T, B, N)).astype(np.float32))
-    prev = np.concatenate([np.zeros((1, B, N)), z[:-1]]).reshape(T * B, N)   # z[-1] = 0: at rest
+    prev = np.concatenate([z0[None], z[:-1]]).reshape(T * B, N)
     expected = prev.T @ grad_x.reshape(T * B, N).astype(np.float64)
     np.testing.assert_allclose(layer.grads["recurrent_weight"], expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("density, n, dtype, fused", [(0.3, 64, np.float32, True), (0.1, 64, np.float64, True),
+                                                      (0.05, 64, np.float32, False), (0.4, 64, np.float32, False),
+                                                      (0.3, 2048, np.float32, False)])
+def test_the_bptt_sums_the_recurrent_weight_gradient_in_its_density_range(density, n, dtype, fused):
+    """It sums dV at densities in FUSED_WEIGHT_GRAD_DENSITIES (0.1 included, 0.4 not) when its
+    chunks' copies of dV fit in CHUNK_COPIES_BYTES (B = 256: 4 copies; n = 2048 float32:
+    64 MB); the CUDA backend never."""
+    from snnumba.backend import CUDABackend, get_backend
+    s = np.zeros((10, 256, n), np.uint8)
+    s.reshape(-1)[:int(density * s.size)] = 1
+    assert get_backend("cpu").fuses_recurrent_weight_grad(s, dtype) is fused
+    assert CUDABackend.fuses_recurrent_weight_grad(s, dtype) is False

@@ -169,7 +169,9 @@ def neuron_forward(h, recurrent_weight, alpha, alpha_syn, rho, adapt_strength, t
 
 def neuron_backward(x, recurrent_weight, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength,
                     threshold, reset, timing, v0, s0, surrogate, slope, grad_s, grad_v, grad_h,
-                    grad_alpha, grad_alpha_syn, grad_threshold):
+                    grad_alpha, grad_alpha_syn, grad_threshold, z0=None, grad_weight=None):
+    if grad_weight is not None:   # CUDABackend.fuses_recurrent_weight_grad is False: the layer sums dV
+        raise NotImplementedError("the CUDA recurrent BPTT does not sum the weight gradient; leave grad_weight out")
     T, B, N = x.shape
     carry = cuda.device_array((7, B, N), "f8")   # float64 carries and sums, as the CPU twin
     if recurrent_weight.shape[0] == 0:
