@@ -44,6 +44,18 @@ def test_without_numba_cache_dir_kernels_go_to_the_user_cache_not_the_package(tm
     assert set(_index_files(PACKAGE)) == before, "kernels were cached beside the package sources"
 
 
+def test_fixed_option_kernels_made_after_the_import_cache_with_the_others():
+    """The neuron family's fixed-option kernels are decorated at their first use, after the
+    import: they too go to the stamped folder, not beside the sources (where a helper's
+    change would not reach them)."""
+    from snnumba.kernels.cpu import neuron
+    module_kernels = pathlib.Path(neuron._forward_default._cache._cache_path)
+    assert module_kernels.parent == pathlib.Path(_cache.kernel_cache_dir())
+    for factory, options in ((neuron._forward_blocks_fixed, (1, 1, True, False)),
+                             (neuron._backward_recurrent_fixed, (1, 2, True, True, 0, False))):
+        assert pathlib.Path(factory(*options)._cache._cache_path) == module_kernels
+
+
 def test_numba_cache_dir_is_honoured_in_a_folder_per_helper_version(tmp_path):
     printed = _run({"NUMBA_CACHE_DIR": str(tmp_path)})
     assert printed == repr(str(tmp_path))
@@ -80,6 +92,7 @@ def test_every_file_the_cpu_kernels_import_from_is_in_the_stamp():
                 imported |= {(base / (name.replace(".", "/") + ".py")).relative_to(kernels).as_posix()
                              for name in names}
     assert "cpu/sparse.py" in imported and "neuron_step.py" in imported
+    imported.discard("_cache.py")            # picks the cache folder; compiles nothing into them
     assert imported <= set(_cache._INLINED_HELPERS)
 
 

@@ -42,6 +42,7 @@ import numpy as np
 from numba import njit, prange
 
 from .. import neuron_step as _ns
+from .._cache import caching_into_kernel_cache_dir
 from ._compile import KERNEL, PARALLEL_KERNEL, surrogate_grad
 from .lif import _block, block_size, rows_as_one
 from .sparse import CHUNK_COPIES_BYTES, add_rows
@@ -66,6 +67,15 @@ FIXED_OPTIONS_MIN_SIZE = 1 << 16
 #: then does not also compile the shared kernel (10-13 s each, cold) for a smaller last
 #: batch. (``_cli_common.kernel_cache_counts`` reads their cache counts here.)
 fixed_kernels = {}
+
+
+def _compile_fixed(kernel):
+    """A fixed-option kernel, compiled in parallel and cached with the module's kernels. Numba
+    picks a kernel's cache folder when it is decorated, here long after the import's block
+    (``kernels/_cache.py``): outside it they were cached beside the sources, keyed on this
+    file alone, and served stale after a change to the helpers they inline."""
+    with caching_into_kernel_cache_dir():
+        return njit(**PARALLEL_KERNEL)(kernel)
 
 
 def _fixed_kernel(factory, options, size):
@@ -240,7 +250,7 @@ def _forward_blocks_fixed(reset, timing, syn, adapt):
                v_final, s_final, i_final, a_final, size):
         _block_forward(h, alpha, alpha_syn, rho, adapt_strength, threshold, reset, timing, syn, adapt,
                        v0, s0, i0, a0, v_out, s_out, i_out, a_out, v_final, s_final, i_final, a_final, size)
-    return njit(**PARALLEL_KERNEL)(kernel)
+    return _compile_fixed(kernel)
 
 
 @njit(inline="always", cache=True)
@@ -304,7 +314,7 @@ def _forward_recurrent_fixed(reset, timing, syn, adapt):
         _recurrent_steps(h, weight, alpha, alpha_syn, rho, adapt_strength, threshold, reset, timing, syn, adapt,
                          v0, s0, i0, a0, z0, v_out, s_out, i_out, a_out, x_out,
                          v_final, s_final, i_final, a_final, z_final)
-    return njit(**PARALLEL_KERNEL)(kernel)
+    return _compile_fixed(kernel)
 
 
 def _is_default(reset, timing, alpha, alpha_syn, rho):
@@ -453,7 +463,7 @@ def _backward_blocks_fixed(reset, timing, syn, adapt, surrogate, learn):
         _block_backward(x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength, threshold,
                         reset, timing, syn, adapt, surrogate, learn, v0, s0, slope, grad_s, grad_v, grad_h,
                         grad_alpha, grad_alpha_syn, grad_threshold, size)
-    return njit(**PARALLEL_KERNEL)(kernel)
+    return _compile_fixed(kernel)
 
 
 @njit(inline="always", cache=True)
@@ -546,7 +556,7 @@ def _backward_recurrent_fixed(reset, timing, syn, adapt, surrogate, learn):
         _recurrent_grads(x, weight, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength, threshold,
                          reset, timing, syn, adapt, surrogate, learn, v0, s0, slope, grad_s, grad_v, grad_h,
                          grad_alpha, grad_alpha_syn, grad_threshold, z0, grad_weight)
-    return njit(**PARALLEL_KERNEL)(kernel)
+    return _compile_fixed(kernel)
 
 
 def neuron_backward(x, recurrent_weight, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength,
