@@ -145,7 +145,7 @@ def neuron_grad_at(x, v_out, s_out, i_out, a_out, v0, s0, t, b, n, alpha, alpha_
     a = np.float64(a_out[t, b, n]) if adapt else 0.0
     theta = effective_threshold(th, beta, a, adapt)
     membrane = np.float64(v_out[t, b, n])
-    sg = surrogate_grad(code, membrane - theta, slope)
+    sg = surrogate_grad(code, membrane - theta, slope, v_out[t, b, n])  # in the recordings' precision
     # the state before the step: DELAYED records it; the others record the membrane after
     # the test, which the next step starts from (SAME_STEP: after its reset)
     if timing == DELAYED:

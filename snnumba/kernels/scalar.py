@@ -15,10 +15,12 @@ SURROGATES = ("sigmoid", "fast_sigmoid", "arctan", "triangle")
 #: it ``slope`` for fast_sigmoid and ``alpha`` for atan, Norse ``alpha``).
 SURROGATE_DEFAULT_SLOPE = {"sigmoid": 5.0, "fast_sigmoid": 10.0, "arctan": 2.0, "triangle": 1.0}
 
-#: ``e^x`` for ``x <= 0``: the sigmoid surrogate's exponential. ``math.exp`` here (for the CUDA
-#: twin and for plain Python); the CPU kernels bind a version that vectorises
-#: (``kernels/cpu/_exp.py``, within 1 ulp of this one).
-exp_nonpositive = math.exp
+def exp_like(x, like):
+    """``e^x`` for ``x <= 0``, the sigmoid surrogate's exponential, in the precision that
+    ``like`` (a value of the layer's dtype) needs. ``math.exp`` in float64 here (for the
+    CUDA twin and for plain Python); the CPU kernels bind a version that vectorises, in
+    float32 for float32 layers (``kernels/cpu/_exp.py``)."""
+    return math.exp(x)
 
 
 def bind(fn, **helpers):
@@ -27,8 +29,9 @@ def bind(fn, **helpers):
     return types.FunctionType(fn.__code__, dict(fn.__globals__, **helpers), fn.__name__, fn.__defaults__)
 
 
-def surrogate_grad(code, x, slope):
-    """Derivative standing in for the Heaviside step's at ``x = v - threshold``.
+def surrogate_grad(code, x, slope, like=0.0):
+    """Derivative standing in for the Heaviside step's at ``x = v - threshold``, to the
+    precision of ``like``'s dtype (see ``exp_like``).
 
     code 0, sigmoid:      slope * s * (1 - s),  s = 1 / (1 + exp(-slope x))
     code 1, fast sigmoid: 1 / (1 + slope |x|)^2                (SuperSpike)
@@ -37,7 +40,7 @@ def surrogate_grad(code, x, slope):
     The sigmoid is written with exp(-slope |x|) <= 1, so it never overflows.
     """
     if code == 0:
-        e = exp_nonpositive(-slope * abs(x))
+        e = exp_like(-slope * abs(x), like)
         return slope * e / ((1.0 + e) * (1.0 + e))
     if code == 1:
         d = 1.0 + slope * abs(x)

@@ -11,7 +11,7 @@ from numba import njit
 
 from snnumba.kernels import columns, scalar
 from snnumba.kernels.cpu._compile import surrogate_grad as cpu_surrogate_grad
-from snnumba.kernels.cpu._exp import exp_nonpositive
+from snnumba.kernels.cpu._exp import exp_nonpositive, exp_nonpositive_float32
 from tests.reference import (naive_adam, naive_bernoulli_cell, naive_delayed_dense, naive_gaussian_cell,
                              naive_sgd, naive_spike_cluster, surrogate_derivative)
 
@@ -71,11 +71,52 @@ def test_cpu_exp_limits():
 
 
 @njit
-def _cpu_surrogate(code, x, slope):
+def _cpu_exp_float32(x, out):
+    for i in range(x.size):
+        out[i] = exp_nonpositive_float32(x[i])
+
+
+def _float32_ulps(x):
+    got = np.empty_like(x)
+    _cpu_exp_float32(x, got)
+    want = np.exp(x.astype(np.float64))
+    ulp = np.spacing(np.maximum(want, np.finfo(np.float32).smallest_subnormal).astype(np.float32))
+    return np.abs(got - want) / ulp.astype(np.float64), got
+
+
+def test_cpu_float32_exp_is_within_two_ulp_over_its_whole_range():
+    # dense over [-110, 0]: subnormal results below -87.3, 0 below about -104
+    x = -np.concatenate([np.linspace(0, 110, 400_001), np.geomspace(1e-38, 1, 2001)]).astype(np.float32)
+    ulps, got = _float32_ulps(x)
+    assert ulps.max() <= 2.0
+    assert got[0] == 1.0 and got[400_000] == 0.0
+
+
+@given(st.floats(-104, 0, width=32))
+def test_cpu_float32_exp_equals_float32_exp_to_two_ulp(x):
+    assert _float32_ulps(np.array([x], np.float32))[0][0] <= 2.0
+
+
+def test_cpu_float32_exp_limits():
+    _, got = _float32_ulps(np.array([-np.inf, -1e38, -104.0, np.nan], np.float32))
+    assert got[:3].tolist() == [0.0, 0.0, 0.0] and np.isnan(got[3])
+
+
+@njit
+def _cpu_surrogate(code, x, slope, like=0.0):
     out = np.empty_like(x)
     for i in range(x.size):
-        out[i] = cpu_surrogate_grad(code, x[i], slope)
+        out[i] = cpu_surrogate_grad(code, x[i], slope, like)
     return out
+
+
+@pytest.mark.parametrize("name", list(CODES))
+def test_cpu_surrogate_for_float32_layers_equals_the_float64_one_to_float32_rounding(name):
+    """Given a float32 ``like`` (a float32 layer's recordings), the sigmoid's exponential is
+    computed in float32; every surrogate stays within float32 rounding of the float64 one."""
+    x = np.concatenate([np.linspace(-3, 3, 601), [1e3, -1e3, -150.0, 150.0]])
+    got = _cpu_surrogate(CODES[name], x, 5.0, np.float32(0.0))
+    np.testing.assert_allclose(got, surrogate_derivative(name, x, 5.0), rtol=1e-6, atol=1e-300)
 
 
 @pytest.mark.parametrize("name", list(CODES))

@@ -5,7 +5,7 @@ import numpy as np
 from numba import njit
 
 from .. import scalar
-from ._exp import exp_nonpositive
+from ._exp import exp_like
 
 #: Compile options of every CPU kernel. ``cache=True``: compilation is part of a user's
 #: wait, and the on-disk cache survives a change of thread count (tested).
@@ -49,7 +49,7 @@ class ParallelWithSerialTwin:
         return (self.serial if small else self.parallel)(*args)
 
 
-surrogate_grad = njit(inline="always", cache=True)(scalar.bind(scalar.surrogate_grad, exp_nonpositive=exp_nonpositive))
+surrogate_grad = njit(inline="always", cache=True)(scalar.bind(scalar.surrogate_grad, exp_like=exp_like))
 counter_uniform_pair = njit(inline="always", cache=True)(scalar.counter_uniform_pair)
 adam_update = njit(inline="always", cache=True)(scalar.adam_update)
 sgd_update = njit(inline="always", cache=True)(scalar.sgd_update)

@@ -12,13 +12,19 @@ and ``2^k`` is built from its IEEE-754 bits. In a plain loop over an array LLVM 
 it (64M sigmoid derivatives: 334 ms with libm, 119 ms with this); inside the neuron family's
 BPTT loop, which LLVM keeps scalar, it is still 1.6x faster than the libm call. It is within
 1 ulp of ``math.exp`` on ``[-746, 0]`` (tested), and 0 below, as ``math.exp`` rounds.
+
+Float32 layers need no more than a float32 result: ``exp_nonpositive_float32`` is the same
+scheme in float32 with a Taylor polynomial of degree 7 (remainder < 6e-9 relative), within
+2 ulp of float32 ``e^x`` (tested). In the LIF BPTT with the sigmoid surrogate (T=500,
+B=128, N=1000, float32) the kernel took 90-92 ms against 125-132 ms with the float64
+exponential. ``exp_like`` picks the version by the dtype of a value it is given.
 """
 import math
 
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 _LN2_HI = 6.93147180369123816490e-01  # ln 2 to 32 bits: k * _LN2_HI is exact for |k| < 2^20
 _LN2_LO = 1.90821492927058770002e-10  # ln 2 - _LN2_HI
@@ -75,3 +81,53 @@ def exp_nonpositive(x):
     # and their product rounds into the subnormals as math.exp does
     half = np.floor(k * 0.5)
     return p * _pow2(half) * _pow2(k - half)
+
+
+@intrinsic
+def _float32_from_bits(typingctx, bits):
+    """The float32 whose IEEE-754 bit pattern is the int32 ``bits`` (a free bit cast)."""
+    if bits != types.int32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+    return types.float32(types.int32), codegen
+
+
+_LN2_HI_32 = np.float32(0.693359375)        # ln 2 to 9 bits: k * _LN2_HI_32 is exact for |k| < 2^15
+_LN2_LO_32 = np.float32(-2.12194440e-4)     # ln 2 - _LN2_HI_32
+_INV_LN2_32 = np.float32(_INV_LN2)
+_TAYLOR_32 = tuple(np.float32(c) for c in _TAYLOR[-8:])   # 1/7!, ..., 1/0!
+
+
+@njit(inline="always", cache=True)
+def _pow2_float32(k):
+    """2^k for an integer-valued float32 k in [-126, 127]: k + 127 into the exponent bits
+    (float32 to int32 is one vector instruction, unlike float64 to int64)."""
+    return _float32_from_bits(np.int32((np.int32(k) + np.int32(127)) << np.int32(23)))
+
+
+@njit(inline="always", cache=True)
+def exp_nonpositive_float32(x):
+    """``e^x`` in float32 for a float32 ``x <= 0`` (NaN stays NaN; below -104, 0)."""
+    x = max(x, np.float32(-104.0))
+    k = np.floor(x * _INV_LN2_32 + np.float32(0.5))
+    r = (x - k * _LN2_HI_32) - k * _LN2_LO_32
+    p = np.float32(0.0)
+    for c in _TAYLOR_32:  # unrolled at compile time
+        p = p * r + c
+    half = np.floor(k * np.float32(0.5))   # two factors, as exp_nonpositive: normal down to k = -150
+    return p * _pow2_float32(half) * _pow2_float32(k - half)
+
+
+def exp_like(x, like):
+    """``e^x`` for ``x <= 0`` in the precision of ``like``'s type (``scalar.exp_like``):
+    ``exp_nonpositive_float32`` for a float32 ``like``, else ``exp_nonpositive``."""
+    return math.exp(x)
+
+
+@overload(exp_like, inline="always")
+def _exp_like(x, like):
+    if like == types.float32:
+        return lambda x, like: exp_nonpositive_float32(np.float32(x))
+    return lambda x, like: exp_nonpositive(x)

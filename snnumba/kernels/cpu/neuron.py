@@ -78,11 +78,11 @@ def _compile_fixed(kernel):
         return njit(**PARALLEL_KERNEL)(kernel)
 
 
-def _fixed_kernel(factory, options, size):
-    """``factory(*options)`` for a recurrent call of ``size`` neuron-steps, or None where it
-    takes the kernel shared by all options (see FIXED_OPTIONS_MIN_SIZE)."""
+def _fixed_kernel(factory, options, size=None):
+    """``factory(*options)`` for a call of ``size`` neuron-steps, or None where it takes the
+    kernel shared by all options (see FIXED_OPTIONS_MIN_SIZE); without ``size``, always."""
     key = (factory.__name__, options)
-    if size < FIXED_OPTIONS_MIN_SIZE and key not in fixed_kernels:
+    if size is not None and size < FIXED_OPTIONS_MIN_SIZE and key not in fixed_kernels:
         return None
     fixed_kernels[key] = factory(*options)
     return fixed_kernels[key]
@@ -403,25 +403,30 @@ def _write_grads(acc, b, start, stop, grad_alpha, grad_alpha_syn, grad_threshold
         _copy_into(grad_threshold[b, start:stop], acc[2])
 
 
-@njit(**PARALLEL_KERNEL)
-def _backward_default(x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength, threshold,
-                      v0, s0, surrogate, slope, grad_s, grad_v, grad_h, size):
-    """``_backward_blocks`` for the default model without trained constants, its options as
-    constants (a kernel of its own, as ``_forward_default``)."""
-    T, B, N = x.shape
-    has_grad_v = grad_v.shape[0] != 0
-    n_blocks = (N + size - 1) // size
-    for job in prange(B * n_blocks):
-        b, start, stop = _block(job, n_blocks, size, N)
-        carry = np.zeros((4, stop - start))
-        acc = np.zeros((3, stop - start))
-        const = _constants(alpha, alpha_syn, rho, adapt_strength, threshold[b], start, stop, False, False)
-        for t in range(T - 1, -1, -1):
-            # one inlined copy of the step for both cases (grad_s stands in for a grad_v that is
-            # never read): two copies, one per case, ran 7-8 % faster but took 19 s to compile, not 10
-            _block_grads(x, v_out, s_out, i_out, a_out, v0, s0, t, b, start, stop, const,
-                         0, 0, False, False, surrogate, slope, False, grad_s,
-                         grad_v if has_grad_v else grad_s, grad_h, carry, acc, has_grad_v)
+@functools.lru_cache(maxsize=None)
+def _backward_default(surrogate):
+    """``_backward_blocks`` for the default model without trained constants, its options and
+    the surrogate as constants: a kernel of its own, as ``_forward_default``, made for each
+    surrogate at its first use. With the surrogate read at run time the LIF BPTT (T=500,
+    B=128, N=1000, float32, sigmoid) took 117-119 ms against 104-105 ms with it constant
+    (in one process); the flagship's cold start stayed 6-9 s."""
+    def kernel(x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength, threshold, v0, s0, slope,
+               grad_s, grad_v, grad_h, size):
+        T, B, N = x.shape
+        has_grad_v = grad_v.shape[0] != 0
+        n_blocks = (N + size - 1) // size
+        for job in prange(B * n_blocks):
+            b, start, stop = _block(job, n_blocks, size, N)
+            carry = np.zeros((4, stop - start))
+            acc = np.zeros((3, stop - start))
+            const = _constants(alpha, alpha_syn, rho, adapt_strength, threshold[b], start, stop, False, False)
+            for t in range(T - 1, -1, -1):
+                # one inlined copy of the step for both cases (grad_s stands in for a grad_v that is
+                # never read): two copies, one per case, ran 7-8 % faster but took 19 s to compile, not 10
+                _block_grads(x, v_out, s_out, i_out, a_out, v0, s0, t, b, start, stop, const,
+                             0, 0, False, False, surrogate, slope, False, grad_s,
+                             grad_v if has_grad_v else grad_s, grad_h, carry, acc, has_grad_v)
+    return _compile_fixed(kernel)
 
 
 @njit(inline="always", cache=True)
@@ -573,8 +578,9 @@ def neuron_backward(x, recurrent_weight, v_out, s_out, i_out, a_out, alpha, alph
     if recurrent_weight.shape[0] == 0 and _is_default(reset, timing, alpha, alpha_syn, rho) and not wanted:
         x, v_out, s_out, i_out, a_out, threshold, v0, s0, grad_s, grad_v, grad_h = rows_as_one(
             x, v_out, s_out, i_out, a_out, np.ascontiguousarray(threshold), v0, s0, grad_s, grad_v, grad_h)
-        _backward_default(x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength, threshold,
-                          v0, s0, surrogate, slope, grad_s, grad_v, grad_h, block_size(*x.shape[1:]))
+        _fixed_kernel(_backward_default, (surrogate,))(x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho,
+                                                      adapt_strength, threshold, v0, s0, slope, grad_s, grad_v,
+                                                      grad_h, block_size(*x.shape[1:]))
         return
     options = (reset, timing, alpha_syn.shape[0] != 0, rho.shape[0] != 0, surrogate, wanted != 0)
     if recurrent_weight.shape[0] == 0:
