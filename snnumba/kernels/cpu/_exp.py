@@ -15,9 +15,9 @@ BPTT loop, which LLVM keeps scalar, it is still 1.6x faster than the libm call. 
 
 Float32 layers need no more than a float32 result: ``exp_nonpositive_float32`` is the same
 scheme in float32 with a Taylor polynomial of degree 7 (remainder < 6e-9 relative), within
-2 ulp of float32 ``e^x`` (tested). In the LIF BPTT with the sigmoid surrogate (T=500,
-B=128, N=1000, float32) the kernel took 90-92 ms against 125-132 ms with the float64
-exponential. ``exp_like`` picks the version by the dtype of a value it is given.
+2 ulp of float32 ``e^x`` (tested). The LIF BPTT with the sigmoid surrogate (T=500,
+B=128, N=1000, float32) took 110-118 ms against 129-143 ms with the float64 exponential
+(alternating runs; together with its surrogate made a constant there). ``exp_like`` picks the version by the dtype of a value it is given.
 """
 import math
 
