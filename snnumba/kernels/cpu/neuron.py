@@ -28,7 +28,7 @@ says when that pays), else left to the layer (a product on the shifted spikes).
 The default model (reset to zero, delayed spike, no synapse, no adaptation, not recurrent)
 runs kernels of its own (``_forward_default``, ``_backward_default``; a network of seed LIFs
 compiles only those) with the same step compiled with those options as constants: the arithmetic of the original LIF
-kernel, in the arrays' dtype (the float32 flagship is bit-identical), vectorised over the
+kernel, in the arrays' dtype (the float32 flagship's forward pass is bit-identical), vectorised over the
 neurons of a work item. Other options run the same step with the options as run-time
 values; large calls, with them as constants (``FIXED_OPTIONS_MIN_SIZE``).
 Non-recurrent work items are (batch row, block of neurons) (``block_size``); a
@@ -409,7 +409,9 @@ def _backward_default(surrogate):
     the surrogate as constants: a kernel of its own, as ``_forward_default``, made for each
     surrogate at its first use. With the surrogate read at run time the LIF BPTT (T=500,
     B=128, N=1000, float32, sigmoid) took 117-119 ms against 104-105 ms with it constant
-    (in one process); the flagship's cold start stayed 6-9 s."""
+    (in one process). (``_backward_blocks_fixed`` with these options gives the same bits
+    but has more to compile: the flagship's cold start took 7.5-10.2 s with it, 6.4-8.9 s
+    with this kernel.)"""
     def kernel(x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength, threshold, v0, s0, slope,
                grad_s, grad_v, grad_h, size):
         T, B, N = x.shape
