@@ -17,7 +17,8 @@ Float32 layers need no more than a float32 result: ``exp_nonpositive_float32`` i
 scheme in float32 with a Taylor polynomial of degree 7 (remainder < 6e-9 relative), within
 2 ulp of float32 ``e^x`` (tested). The LIF BPTT with the sigmoid surrogate (T=500,
 B=128, N=1000, float32) took 110-118 ms against 129-143 ms with the float64 exponential
-(alternating runs; together with its surrogate made a constant there). ``exp_like`` picks the version by the dtype of a value it is given.
+(alternating runs; together with its surrogate made a constant there). ``exp_like`` picks
+the version by the dtype of a value it is given.
 """
 import math
 

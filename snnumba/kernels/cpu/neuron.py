@@ -27,10 +27,11 @@ says when that pays), else left to the layer (a product on the shifted spikes).
 
 The default model (reset to zero, delayed spike, no synapse, no adaptation, not recurrent)
 runs kernels of its own (``_forward_default``, ``_backward_default``; a network of seed LIFs
-compiles only those) with the same step compiled with those options as constants: the arithmetic of the original LIF
-kernel, in the arrays' dtype (the float32 flagship's forward pass is bit-identical), vectorised over the
-neurons of a work item. Other options run the same step with the options as run-time
-values; large calls, with them as constants (``FIXED_OPTIONS_MIN_SIZE``).
+compiles only those) with the same step compiled with those options as constants: the
+arithmetic of the original LIF kernel, in the arrays' dtype (the float32 flagship's forward
+pass is bit-identical), vectorised over the neurons of a work item. Other options run the
+same step with the options as run-time values; large calls, with them as constants
+(``FIXED_OPTIONS_MIN_SIZE``).
 Non-recurrent work items are (batch row, block of neurons) (``block_size``); a
 recurrent item is a whole batch row (its neurons read each other's spikes every step).
 Each item writes only its own elements, so results do not depend on the thread count.
