@@ -330,7 +330,7 @@ def test_edge_cases_one_step_silent_and_saturated(combo):
 @pytest.mark.parametrize("path", ["dense", "events", "in_bptt"])
 def test_recurrent_weight_gradient_on_each_path(monkeypatch, path):
     """The recurrent weight's gradient sum_t z[t-1]^T dL/dx[t] is summed by the BPTT kernel
-    below its density bound, else by a product on the shifted spikes: dense (on row chunks,
+    in its density range, else by a product on the shifted spikes: dense (on row chunks,
     here for any size) at or above Dense's event threshold, event-driven below it. Each path
     equals the float64 sum, the initial spikes z[-1] included (a call continuing the state)."""
     from snnumba import layers
