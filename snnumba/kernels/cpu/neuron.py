@@ -46,7 +46,7 @@ from .. import neuron_step as _ns
 from .._cache import caching_into_kernel_cache_dir
 from ._compile import KERNEL, PARALLEL_KERNEL, surrogate_grad
 from .lif import _block, block_size, rows_as_one
-from .sparse import CHUNK_COPIES_BYTES, add_rows
+from .sparse import CHUNK_COPIES_BYTES, add_chunk_copies, add_rows
 
 
 _step, _grad_at = _ns.compiled(njit(inline="always", cache=True), surrogate_grad)
@@ -539,11 +539,7 @@ def _recurrent_grads(x, weight, v_out, s_out, i_out, a_out, alpha, alpha_syn, rh
         _write_grads(acc[b], b, 0, N, grad_alpha, grad_alpha_syn, grad_threshold)
     if fuse:  # a serial loop: one parallel loop less to compile, and N * N * n_chunks additions are few
         for i in range(N):
-            row = grad_weight[i]
-            for c in range(n_chunks):
-                part = copies[c * N + i]
-                for j in range(N):
-                    row[j] += part[j]
+            add_chunk_copies(copies, n_chunks, i, grad_weight[i])
 
 
 @njit(**PARALLEL_KERNEL)

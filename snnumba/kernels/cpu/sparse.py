@@ -198,11 +198,18 @@ def _row_chunk_weight_grad(offsets, indices, g, grad_w, n_chunks):
                 for j in range(J):
                     w_row[j] += g_row[j]
     for i in prange(I):
-        w_row = grad_w[i]
-        for c in range(n_chunks):
-            c_row = copies[c * I + i]
-            for j in range(J):
-                w_row[j] += c_row[j]
+        add_chunk_copies(copies, n_chunks, i, grad_w[i])
+
+
+@njit(inline="always", cache=True)
+def add_chunk_copies(copies, n_chunks, i, row):
+    """``row += copies[c * I + i]`` for c in chunk order: row i of a weight gradient summed
+    from its ``n_chunks`` chunks' copies, stacked ``[n_chunks * I, J]``."""
+    I = copies.shape[0] // n_chunks
+    for c in range(n_chunks):
+        part = copies[c * I + i]
+        for j in range(row.shape[0]):
+            row[j] += part[j]
 
 
 @njit(**PARALLEL_KERNEL)
