@@ -23,7 +23,7 @@ v (DELAYED), u (SAME_STEP), m (LATE_RESET).
 import numpy as np
 
 from .scalar import bind as bind_helpers
-from .scalar import surrogate_grad  # noqa: F401  (bound to the compiled helper in each twin)
+from .scalar import as_like, surrogate_grad  # noqa: F401  (bound to the compiled helpers in each twin)
 
 RESETS = ("zero", "subtract", "none")
 TIMINGS = ("delayed", "same_step", "same_step_late_reset")
@@ -76,7 +76,8 @@ def neuron_step(x, v, s, i, a, alpha, alpha_syn, rho, beta, th, reset, timing, s
 
 def neuron_step_grad(x, v, s, i, a, z, theta, sg, alpha, alpha_syn, rho, beta, reset, timing, syn,
                      adapt, gz, gm, gv, gs, gi, ga):
-    """Backward of ``neuron_step`` in float64.
+    """Backward of ``neuron_step``, in the precision of ``x``'s dtype (``as_like``: the CPU
+    twin's BPTT runs float32 layers in float32).
 
     ``x, v, s, i, a``: the input and the state before the step; ``z``: the recorded output
     spike; ``theta``: the effective threshold; ``sg``: the surrogate derivative at
@@ -85,6 +86,7 @@ def neuron_step_grad(x, v, s, i, a, z, theta, sg, alpha, alpha_syn, rho, beta, r
     galpha, galpha_syn, gth)``: dL/dx, dL/d(state before the step) and this step's share of
     dL/dalpha, dL/dalpha_syn, dL/dthreshold.
     """
+    zero = as_like(0.0, x)
     d = alpha_syn * i + x if syn else x
     u = alpha * v + d
     gf = gs + ga if adapt else gs         # f feeds s and a
@@ -97,20 +99,20 @@ def neuron_step_grad(x, v, s, i, a, z, theta, sg, alpha, alpha_syn, rho, beta, r
         gf = gf + gz
         g_reset = gv + gm + gf * sg      # m = R(...) is tested, recorded and kept
     if reset == RESET_ZERO:
-        gu = g_reset * (1.0 - r)
+        gu = g_reset * (as_like(1.0, x) - r)
         gr = -g_reset * u
-        gth = 0.0
+        gth = zero
     elif reset == RESET_SUBTRACT:
         gu = g_reset
         gr = -g_reset * theta
         gth = -g_reset * r
     else:
         gu = g_reset
-        gr = 0.0
-        gth = 0.0
+        gr = zero
+        gth = zero
     gth = gth - gf * sg
     if timing == DELAYED:
-        # summed in the order of the original LIF kernel (the flagship is bit-identical)
+        # summed in the order of the original LIF kernel
         gv_before = gm + gu * alpha + gf * sg
         gs_before = gr + gz
     elif timing == SAME_STEP:
@@ -118,7 +120,7 @@ def neuron_step_grad(x, v, s, i, a, z, theta, sg, alpha, alpha_syn, rho, beta, r
         gth = gth - gr * sg
         gu = gu + gm + gf * sg
         gv_before = gu * alpha
-        gs_before = 0.0
+        gs_before = zero
     else:
         gv_before = gu * alpha
         gs_before = gr
@@ -130,9 +132,9 @@ def neuron_step_grad(x, v, s, i, a, z, theta, sg, alpha, alpha_syn, rho, beta, r
         galpha_syn = g_i * i
     else:
         gx = gu
-        gi_before = 0.0
-        galpha_syn = 0.0
-    ga_before = rho * ga + beta * gth if adapt else 0.0
+        gi_before = zero
+        galpha_syn = zero
+    ga_before = rho * ga + beta * gth if adapt else zero
     return gx, gv_before, gs_before, gi_before, ga_before, galpha, galpha_syn, gth
 
 
@@ -141,40 +143,45 @@ def neuron_grad_at(x, v_out, s_out, i_out, a_out, v0, s0, t, b, n, alpha, alpha_
     """``neuron_step_grad`` of step t of neuron (b, n), reading what it needs from the
     recordings ``[T, B, N]`` (``x`` the input, ``v_out`` the tested membrane, ``s_out`` the
     output spikes, ``i_out``, ``a_out`` the synaptic current and adaptation before each
-    step) and the initial state ``v0, s0 [B, N]``. Same returns as ``neuron_step_grad``."""
-    a = np.float64(a_out[t, b, n]) if adapt else 0.0
+    step) and the initial state ``v0, s0 [B, N]``. Same returns as ``neuron_step_grad``,
+    in the recordings' precision (``as_like``)."""
+    like = x[t, b, n]
+    alpha, alpha_syn, rho = as_like(alpha, like), as_like(alpha_syn, like), as_like(rho, like)
+    beta, th = as_like(beta, like), as_like(th, like)
+    a = as_like(a_out[t, b, n], like) if adapt else as_like(0.0, like)
     theta = effective_threshold(th, beta, a, adapt)
-    membrane = np.float64(v_out[t, b, n])
-    sg = surrogate_grad(code, membrane - theta, slope, v_out[t, b, n])  # in the recordings' precision
+    membrane = as_like(v_out[t, b, n], like)
+    sg = surrogate_grad(code, membrane - theta, as_like(slope, like), like)
     # the state before the step: DELAYED records it; the others record the membrane after
     # the test, which the next step starts from (SAME_STEP: after its reset)
     if timing == DELAYED:
         v = membrane
         s = s_out[t, b, n]
     elif t == 0:
-        v = np.float64(v0[b, n])
+        v = as_like(v0[b, n], like)
         s = s0[b, n]
     else:
-        v = np.float64(v_out[t - 1, b, n])
+        v = as_like(v_out[t - 1, b, n], like)
         s = s_out[t - 1, b, n]
         if timing == SAME_STEP:
-            a_prev = np.float64(a_out[t - 1, b, n]) if adapt else 0.0
+            a_prev = as_like(a_out[t - 1, b, n], like) if adapt else as_like(0.0, like)
             v = reset_membrane(v, s, effective_threshold(th, beta, a_prev, adapt), reset)
-    i = np.float64(i_out[t, b, n]) if syn else 0.0
-    return neuron_step_grad(x[t, b, n], v, s, i, a, s_out[t, b, n], theta, sg, alpha, alpha_syn, rho, beta,
+    i = as_like(i_out[t, b, n], like) if syn else as_like(0.0, like)
+    return neuron_step_grad(like, v, s, i, a, s_out[t, b, n], theta, sg, alpha, alpha_syn, rho, beta,
                             reset, timing, syn, adapt, gz, gm, gv, gs, gi, ga)
 
 
-def compiled(compile_fn, compiled_surrogate_grad):
+def compiled(compile_fn, compiled_surrogate_grad, compiled_as_like):
     """``(neuron_step, neuron_grad_at)`` compiled by ``compile_fn`` (Numba's inline ``njit`` or
     a CUDA device function), with their calls to the helpers above bound to the helpers'
-    compiled versions and to the target's ``surrogate_grad``: one place for both twins."""
+    compiled versions and to the target's ``surrogate_grad`` and ``as_like``: one place for
+    both twins."""
     def bind(fn, **helpers):
         return compile_fn(bind_helpers(fn, **helpers))
     theta = bind(effective_threshold)
     reset = bind(reset_membrane)
     step = bind(neuron_step, effective_threshold=theta, reset_membrane=reset)
-    step_grad = bind(neuron_step_grad)
-    grad_at = bind(neuron_grad_at, effective_threshold=theta, reset_membrane=reset,
+    step_grad = bind(neuron_step_grad, as_like=compiled_as_like)
+    grad_at = bind(neuron_grad_at, effective_threshold=theta, reset_membrane=reset, as_like=compiled_as_like,
                    surrogate_grad=compiled_surrogate_grad, neuron_step_grad=step_grad)
     return step, grad_at

@@ -23,6 +23,15 @@ def exp_like(x, like):
     return math.exp(x)
 
 
+def as_like(value, like):
+    """``value`` in the precision that ``like`` (a value of the layer's dtype) needs: a
+    float64 here (for the CUDA twin and for plain Python); the CPU kernels bind a version
+    that keeps float32 for float32 layers (``kernels/cpu/_compile.py``), so that their BPTT
+    runs in the layer's dtype. (A bare literal such as ``1.0`` would be float64, and promote
+    every float32 value it meets.)"""
+    return float(value)
+
+
 def bind(fn, **helpers):
     """A copy of ``fn`` whose global names ``helpers`` refer to the given objects (say, a
     target's compiled helper in place of the plain Python one), for a target to compile."""
@@ -30,8 +39,8 @@ def bind(fn, **helpers):
 
 
 def surrogate_grad(code, x, slope, like=0.0):
-    """Derivative standing in for the Heaviside step's at ``x = v - threshold``, to the
-    precision of ``like``'s dtype (see ``exp_like``).
+    """Derivative standing in for the Heaviside step's at ``x = v - threshold``, in the
+    precision of ``like``'s dtype (see ``exp_like`` and ``as_like``).
 
     code 0, sigmoid:      slope * s * (1 - s),  s = 1 / (1 + exp(-slope x))
     code 1, fast sigmoid: 1 / (1 + slope |x|)^2                (SuperSpike)
@@ -39,16 +48,17 @@ def surrogate_grad(code, x, slope, like=0.0):
     code 3, triangle:     slope * max(0, 1 - slope |x|)
     The sigmoid is written with exp(-slope |x|) <= 1, so it never overflows.
     """
+    one = as_like(1.0, like)
     if code == 0:
         e = exp_like(-slope * abs(x), like)
-        return slope * e / ((1.0 + e) * (1.0 + e))
+        return slope * e / ((one + e) * (one + e))
     if code == 1:
-        d = 1.0 + slope * abs(x)
-        return 1.0 / (d * d)
+        d = one + slope * abs(x)
+        return one / (d * d)
     if code == 2:
-        z = 0.5 * math.pi * slope * x
-        return 0.5 * slope / (1.0 + z * z)
-    return slope * max(0.0, 1.0 - slope * abs(x))
+        z = as_like(0.5 * math.pi, like) * slope * x
+        return as_like(0.5, like) * slope / (one + z * z)
+    return slope * max(as_like(0.0, like), one - slope * abs(x))
 
 
 def counter_uniform_pair(seed, key):

@@ -3,6 +3,8 @@ import types
 
 import numpy as np
 from numba import njit
+from numba import types as numba_types
+from numba.extending import overload
 
 from .. import scalar
 from ._exp import exp_like
@@ -49,7 +51,20 @@ class ParallelWithSerialTwin:
         return (self.serial if small else self.parallel)(*args)
 
 
-surrogate_grad = njit(inline="always", cache=True)(scalar.bind(scalar.surrogate_grad, exp_like=exp_like))
+def as_like(value, like):
+    """``value`` as a float32 for a float32 ``like``, else as a float64 (``scalar.as_like``)."""
+    return float(value)
+
+
+@overload(as_like, inline="always")
+def _as_like(value, like):
+    if like == numba_types.float32:
+        return lambda value, like: np.float32(value)
+    return lambda value, like: np.float64(value)
+
+
+surrogate_grad = njit(inline="always", cache=True)(scalar.bind(scalar.surrogate_grad, exp_like=exp_like,
+                                                               as_like=as_like))
 counter_uniform_pair = njit(inline="always", cache=True)(scalar.counter_uniform_pair)
 adam_update = njit(inline="always", cache=True)(scalar.adam_update)
 sgd_update = njit(inline="always", cache=True)(scalar.sgd_update)

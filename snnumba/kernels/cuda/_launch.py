@@ -9,7 +9,11 @@ from .. import scalar
 #: simulator and exercises several blocks); it is read at launch, never inside a kernel.
 config = SimpleNamespace(THREADS_PER_BLOCK=128)
 
-surrogate_grad = cuda.jit(device=True)(scalar.bind(scalar.surrogate_grad, exp_like=cuda.jit(device=True)(scalar.exp_like)))
+#: The device functions of ``scalar.py``'s precision helpers: float64 on the GPU (its BPTT
+#: keeps float64 carries), whatever the layer's dtype.
+as_like = cuda.jit(device=True)(scalar.as_like)
+exp_like = cuda.jit(device=True)(scalar.exp_like)
+surrogate_grad = cuda.jit(device=True)(scalar.bind(scalar.surrogate_grad, exp_like=exp_like, as_like=as_like))
 counter_uniform_pair = cuda.jit(device=True)(scalar.counter_uniform_pair)
 adam_update = cuda.jit(device=True)(scalar.adam_update)
 sgd_update = cuda.jit(device=True)(scalar.sgd_update)

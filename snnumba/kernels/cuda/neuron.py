@@ -10,10 +10,10 @@ from ``s_out`` (``z0`` at t = 0), so a row of any width fits one block.
 from numba import cuda
 
 from .. import neuron_step as _ns
-from ._launch import config, grid, surrogate_grad
+from ._launch import as_like, config, grid, surrogate_grad
 
 
-_step, _grad_at = _ns.compiled(cuda.jit(device=True), surrogate_grad)
+_step, _grad_at = _ns.compiled(cuda.jit(device=True), surrogate_grad, as_like)
 
 
 @cuda.jit(device=True)
@@ -173,7 +173,7 @@ def neuron_backward(x, recurrent_weight, v_out, s_out, i_out, a_out, alpha, alph
     if grad_weight is not None:   # CUDABackend.fuses_recurrent_weight_grad is False: the layer sums dV
         raise NotImplementedError("the CUDA recurrent BPTT does not sum the weight gradient; leave grad_weight out")
     T, B, N = x.shape
-    carry = cuda.device_array((7, B, N), "f8")   # float64 carries and sums, as the CPU twin
+    carry = cuda.device_array((7, B, N), "f8")   # float64 carries and sums (``_launch.as_like``)
     if recurrent_weight.shape[0] == 0:
         _backward_neurons[grid(B * N)](x, v_out, s_out, i_out, a_out, alpha, alpha_syn, rho, adapt_strength,
                                        threshold, reset, timing, v0, s0, surrogate, slope, grad_s, grad_v, grad_h,
