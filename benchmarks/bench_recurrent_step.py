@@ -18,7 +18,10 @@ surrogate of slope 25 (snnTorch's default). Norse's ``LIFRecurrent`` is its own 
 (Euler decay ``dt/tau``, reset to zero, SuperSpike surrogate), timed for the same sizes
 and weights. The readouts are a non-resetting ``Leaky`` (snnTorch) and ``LILinearCell``'s
 leaky integration written in torch (Norse); the loss is NLL of the readouts' maximum over
-time for every framework.
+time for every framework. snnumba's ``LeakyReadout`` records each step's membrane before
+that step's input (the seed's convention), snnTorch's ``Leaky`` after it, so the first-step
+losses printed differ a little; the hidden spikes of snnumba and ``RSynaptic`` are the same
+(all 10240 at ``--quick`` sizes, checked once).
 
 How to run (peers from a separate environment, see ``compare.py``)::
 
@@ -69,30 +72,16 @@ def snnumba_step(x, labels, sizes, seed):
     return step, weights
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, to check the script runs")
-    parser.add_argument("--repeats", type=int, default=5, help="steady calls timed per framework (median)")
-    parser.add_argument("--json", metavar="FILE", help="also write the row as JSON")
-    parser.add_argument("--max-wait", type=float, default=None,
-                        help="seconds to wait for a quiet machine (default 60, --quick 2)")
-    parser.add_argument("--quiet-cores", type=float, default=0.25,
-                        help="other processes' busy cores that count as quiet (default 0.25)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the shared inputs")
-    args = parser.parse_args(argv)
-    if args.repeats < 1:
-        parser.error("--repeats must be at least 1")
-    if args.max_wait is None:
-        args.max_wait = 2.0 if args.quick else 60.0
-    if not hasattr(snn, "RecurrentLIF"):
-        sys.exit("this snnumba has no RecurrentLIF")
-
+def recurrent_row(args):
+    """Time the recurrent training step for snnumba and the recurrent peers that import
+    here; returns ``(row, versions, missing)``, the row as ``compare.run_row`` makes it.
+    ``args`` needs ``quick``, ``seed``, ``repeats``, ``max_wait`` and ``quiet_cores``
+    (``compare.py`` runs this as its ``recurrent`` workload)."""
     versions, missing = peers.import_peers(peers.RECURRENT_PEERS)
     if "snnTorch" in versions or "Norse" in versions:
         import torch
         torch.set_num_threads(numba.get_num_threads())  # the same cores for every framework
-    print(f"snnumba {snn.__version__}, numba {numba.__version__} ({numba.get_num_threads()} threads)")
-    print("peers: " + (", ".join(f"{k} {v}" for k, v in versions.items()) or "none"))
+    print("recurrent peers: " + (", ".join(f"{k} {v}" for k, v in versions.items()) or "none"))
     if missing:
         print(f"missing peers: {', '.join(missing)} -- {peers.INSTALL_HINT}")
 
@@ -121,6 +110,29 @@ def main(argv=None):
     row.pop("_result", None)
     for p in row["peers"].values():
         p.pop("_result", None)
+    return row, versions, missing
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, to check the script runs")
+    parser.add_argument("--repeats", type=int, default=5, help="steady calls timed per framework (median)")
+    parser.add_argument("--json", metavar="FILE", help="also write the row as JSON")
+    parser.add_argument("--max-wait", type=float, default=None,
+                        help="seconds to wait for a quiet machine (default 60, --quick 2)")
+    parser.add_argument("--quiet-cores", type=float, default=0.25,
+                        help="other processes' busy cores that count as quiet (default 0.25)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the shared inputs")
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    if args.max_wait is None:
+        args.max_wait = 2.0 if args.quick else 60.0
+    if not hasattr(snn, "RecurrentLIF"):
+        sys.exit("this snnumba has no RecurrentLIF")
+
+    print(f"snnumba {snn.__version__}, numba {numba.__version__} ({numba.get_num_threads()} threads)")
+    row, versions, missing = recurrent_row(args)
     print()
     compare.print_table([row])
     if args.json:

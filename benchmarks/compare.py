@@ -1,4 +1,5 @@
-"""One comparison command: issue #8's six workloads, snnumba against the PyTorch peers.
+"""One comparison command: issue #8's six workloads and issue #9's recurrent training step,
+snnumba against the PyTorch peers.
 
 The workloads (inputs made once with NumPy from ``--seed`` and given to every framework):
 
@@ -9,7 +10,11 @@ The workloads (inputs made once with NumPy from ``--seed`` and given to every fr
 4. ``cluster``: ``functional.spike_cluster`` on ``v[T=1000, N=10000]``;
 5. ``classifier``: ``MaxRateClassifier.forward`` with labels on bool spikes
    ``[100, 256, 10000]``, K=10;
-6. ``gpu``: the flagship epoch and the training step with ``device='cuda'`` ("no GPU" when
+6. ``recurrent``: issue #9's recurrent training step, T=100, B=256, 700 Poisson inputs at
+   2 % -> 256 recurrent current-based LIF -> 20 leaky readouts, Adam, against snnTorch
+   ``RSynaptic`` and Norse ``LIFRecurrent`` (``bench_recurrent_step.py``, which also runs it
+   alone);
+7. ``gpu``: the flagship epoch and the training step with ``device='cuda'`` ("no GPU" when
    ``numba.cuda`` has none).
 
 Peers (plain torch, snnTorch, SpikingJelly, inferno-ai; see ``peers.py``) run where they
@@ -68,7 +73,7 @@ from snnumba.tasks import sound_localization as sl
 import peers  # beside this script
 from bench_busy_core import other_load
 
-WORKLOADS = ("train", "lif", "epoch", "cluster", "classifier", "gpu")
+WORKLOADS = ("train", "lif", "epoch", "cluster", "classifier", "recurrent", "gpu")
 LR = 5e-3
 TAU, DT = 5e-3, 1e-3
 ALPHA = np.float32(np.exp(-DT / TAU))
@@ -427,6 +432,13 @@ def _transcribed_inferno(spikes, labels, K):
     return lambda: brc.torch_forward(torch, rates, inputs, targets, K)
 
 
+def recurrent_step(args, versions, missing, limits):
+    """Workload 6: ``bench_recurrent_step.py``'s row (its peers, snnTorch and Norse, are
+    imported there)."""
+    import bench_recurrent_step  # imports this module: not at the top
+    return bench_recurrent_step.recurrent_row(args)[0]
+
+
 def gpu_rows(args, versions, missing, limits, cpu_step):
     """The flagship epoch and the training step on the GPU, or one 'no GPU' row."""
     reason = _no_gpu_reason()
@@ -542,7 +554,7 @@ def main(argv=None):
 
     rows = []
     runners = {"train": training_step, "lif": lif_forward, "epoch": sound_localization_epoch,
-               "cluster": spike_cluster, "classifier": max_rate_classifier}
+               "cluster": spike_cluster, "classifier": max_rate_classifier, "recurrent": recurrent_step}
     for key in WORKLOADS[:-1]:
         if key in only:
             rows.append(runners[key](args, versions, missing, limits))
