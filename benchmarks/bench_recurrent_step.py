@@ -29,7 +29,6 @@ How to run (peers from a separate environment, see ``compare.py``)::
 
 ``--quick`` uses small sizes to check that the script runs; its numbers are not the issue's.
 """
-import argparse
 import json
 import sys
 
@@ -114,20 +113,7 @@ def recurrent_row(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, to check the script runs")
-    parser.add_argument("--repeats", type=int, default=5, help="steady calls timed per framework (median)")
-    parser.add_argument("--json", metavar="FILE", help="also write the row as JSON")
-    parser.add_argument("--max-wait", type=float, default=None,
-                        help="seconds to wait for a quiet machine (default 60, --quick 2)")
-    parser.add_argument("--quiet-cores", type=float, default=0.25,
-                        help="other processes' busy cores that count as quiet (default 0.25)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the shared inputs")
-    args = parser.parse_args(argv)
-    if args.repeats < 1:
-        parser.error("--repeats must be at least 1")
-    if args.max_wait is None:
-        args.max_wait = 2.0 if args.quick else 60.0
+    _, args = compare.parse_arguments(__doc__.splitlines()[0], argv)
     if not hasattr(snn, "RecurrentLIF"):
         sys.exit("this snnumba has no RecurrentLIF")
 

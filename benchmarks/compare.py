@@ -509,28 +509,38 @@ def print_table(rows):
             print(f"  {note}")
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_arguments(description, argv, add_more=None):
+    """The options of this script and of the benchmarks built on it (``--quick``,
+    ``--repeats``, ``--json``, ``--max-wait``, ``--quiet-cores``, ``--seed``, and those
+    ``add_more(parser)`` adds), parsed and checked; returns ``(parser, args)``."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="small sizes, to check the script runs")
     parser.add_argument("--repeats", type=int, default=5, help="steady calls timed per framework (median)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
-    parser.add_argument("--only", default=",".join(WORKLOADS), help=f"comma-separated subset of {','.join(WORKLOADS)}")
     parser.add_argument("--max-wait", type=float, default=None,
                         help="seconds to wait for a quiet machine before each row (default 60, --quick 2)")
     parser.add_argument("--quiet-cores", type=float, default=0.25,
                         help="other processes' busy cores that count as quiet (default 0.25)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the shared inputs")
+    if add_more is not None:
+        add_more(parser)
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
-    only = [w.strip() for w in args.only.split(",") if w.strip()]
-    unknown = sorted(set(only) - set(WORKLOADS))
-    if unknown or not only:
-        parser.error(f"--only takes a comma-separated subset of {','.join(WORKLOADS)}, got {args.only!r}")
     if args.json and not pathlib.Path(args.json).resolve().parent.is_dir():
         parser.error(f"--json {args.json}: folder {pathlib.Path(args.json).resolve().parent} does not exist")
     if args.max_wait is None:
         args.max_wait = 2.0 if args.quick else 60.0
+    return parser, args
+
+
+def main(argv=None):
+    parser, args = parse_arguments(__doc__.splitlines()[0], argv, lambda parser: parser.add_argument(
+        "--only", default=",".join(WORKLOADS), help=f"comma-separated subset of {','.join(WORKLOADS)}"))
+    only = [w.strip() for w in args.only.split(",") if w.strip()]
+    unknown = sorted(set(only) - set(WORKLOADS))
+    if unknown or not only:
+        parser.error(f"--only takes a comma-separated subset of {','.join(WORKLOADS)}, got {args.only!r}")
 
     versions, missing = peers.import_peers()
     if "plain torch" in versions:
