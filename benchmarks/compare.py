@@ -11,9 +11,9 @@ The workloads (inputs made once with NumPy from ``--seed`` and given to every fr
 5. ``classifier``: ``MaxRateClassifier.forward`` with labels on bool spikes
    ``[100, 256, 10000]``, K=10;
 6. ``recurrent``: issue #9's recurrent training step, T=100, B=256, 700 Poisson inputs at
-   2 % -> 256 recurrent current-based LIF -> 20 leaky readouts, Adam, against snnTorch
-   ``RSynaptic`` and Norse ``LIFRecurrent`` (``bench_recurrent_step.py``, which also runs it
-   alone);
+   2 % -> 256 recurrent current-based LIF -> 20 leaky readouts, max-over-time loss, Adam,
+   float32, against snnTorch ``RSynaptic`` and Norse ``LIFRecurrent`` (``recurrent_step``
+   says how the models match; ``bench_recurrent_step.py`` runs it alone);
 7. ``gpu``: the flagship epoch and the training step with ``device='cuda'`` ("no GPU" when
    ``numba.cuda`` has none).
 
@@ -80,12 +80,18 @@ ALPHA = np.float32(np.exp(-DT / TAU))
 #: first-layer init bound of the training step: ~4 % hidden activity (the issue's 2-5 %);
 #: the default 1/sqrt(1000) leaves the hidden layer silent at 2 % input density
 TRAIN_INIT_BOUND = 0.15
+#: the recurrent step (issue #9): time constants, learning rate, fast-sigmoid slope (snnTorch's
+#: default), input spikes per channel and step (SHD's inputs are sparser still), goal
+REC_TAU, REC_TAU_SYN, REC_LR, REC_SLOPE = 20e-3, 10e-3, 1e-3, 25.0
+REC_DENSITY = 0.02
+REC_GOAL = 5.0
 #: sizes per workload: {quick: sizes}
 SIZES = {
     "train": {False: (500, 128, 1000, 1000, 10), True: (50, 16, 200, 200, 10)},   # T, B, in, hidden, classes
     "lif": {False: (100_000, 1000, 1), True: (10_000, 100, 1)},                   # N, T, B
     "epoch": {False: (64, 8), True: (2, 2)},        # snnumba's batches per half-epoch, torch's timed batches
     "cluster": {False: (1000, 10_000), True: (100, 1000)},                        # T, N
+    "recurrent": {False: (100, 256, 700, 256, 20), True: (20, 16, 70, 32, 5)},    # T, B, in, hidden, classes
     "classifier": {False: (100, 256, 10_000, 10), True: (10, 32, 1000, 10)},      # T, B, N, K
 }
 
@@ -432,11 +438,78 @@ def _transcribed_inferno(spikes, labels, K):
     return lambda: brc.torch_forward(torch, rates, inputs, targets, K)
 
 
-def recurrent_step(args, versions, missing, limits):
-    """Workload 6: ``bench_recurrent_step.py``'s row (its peers, snnTorch and Norse, are
-    imported there)."""
-    import bench_recurrent_step  # imports this module: not at the top
-    return bench_recurrent_step.recurrent_row(args)[0]
+def recurrent_network_step(x, labels, sizes, seed):
+    """The recurrent step's snnumba network: a callable running one training step (returns
+    the loss), and the initial weights ``(W_in, V, W_out)`` for the peers."""
+    T, B, N_IN, H, C = sizes
+    rng = np.random.default_rng(seed + 1)
+    net = snn.Network([
+        snn.Dense(N_IN, H, init_bound=2 / np.sqrt(N_IN), rng=rng),
+        snn.RecurrentLIF(H, tau=REC_TAU, tau_syn=REC_TAU_SYN, dt=DT, reset="subtract",
+                         spike_timing="same_step_late_reset", surrogate="fast_sigmoid", slope=REC_SLOPE, rng=rng),
+        snn.Dense(H, C, init_bound=2 / np.sqrt(H), rng=rng),
+        snn.LeakyReadout(tau=REC_TAU, dt=DT)])
+    weights = tuple(np.array(net.layers[i].params[k]) for i, k in ((0, "weight"), (1, "recurrent_weight"), (2, "weight")))
+    opt = snn.Adam(net, lr=REC_LR)
+
+    def step():
+        net.zero_grad()
+        loss, grad = snn.max_over_time_nll(net.forward(x), labels)
+        net.backward(grad)
+        opt.step()
+        return loss
+    return step, weights
+
+
+def recurrent_step(args, versions=None, missing=None, limits=None):
+    """Workload 6, issue #9's recurrent training step, against the recurrent peers that
+    import here (snnTorch, Norse; ``versions`` and ``missing``, of the other peers, and
+    ``limits`` are not used).
+
+    snnumba runs ``RecurrentLIF(tau_syn=..., reset="subtract",
+    spike_timing="same_step_late_reset")``, the equations of snnTorch's ``RSynaptic`` with
+    its defaults (``reset_delay=True``: the reset of step t is decided by the membrane of
+    step t-1, the recurrent input enters the synaptic current), with the same initial
+    weights (``RSynaptic``'s recurrent ``Linear`` gets snnumba's ``V`` transposed and a zero
+    bias), the same decays (``alpha = exp(-dt/tau_syn)``, ``beta = exp(-dt/tau)``) and
+    fast-sigmoid surrogate. Norse's ``LIFRecurrent`` is its own model (Euler decay
+    ``dt/tau``, reset to zero, SuperSpike surrogate), timed for the same sizes and weights.
+    The readouts are a non-resetting ``Leaky`` (snnTorch) and ``LILinearCell``'s leaky
+    integration written in torch (Norse); the loss is NLL of the readouts' maximum over time
+    for every framework. snnumba's ``LeakyReadout`` records each step's membrane before that
+    step's input (the seed's convention), snnTorch's ``Leaky`` after it, so the first-step
+    losses printed differ a little; the hidden spikes of snnumba and ``RSynaptic`` are the
+    same (all 10240 at ``--quick`` sizes, checked once).
+    """
+    versions, missing = peers.import_peers(peers.RECURRENT_PEERS)
+    if versions:
+        import torch
+        torch.set_num_threads(numba.get_num_threads())  # the same cores for every framework
+    print("recurrent peers: " + (", ".join(f"{k} {v}" for k, v in versions.items()) or "none"))
+    if missing:
+        print(f"missing peers: {', '.join(missing)} -- {peers.INSTALL_HINT}")
+    sizes = SIZES["recurrent"][args.quick]
+    T, B, N_IN, H, C = sizes
+    rng = np.random.default_rng(args.seed)
+    x = (rng.random((T, B, N_IN), dtype=np.float32) < REC_DENSITY).astype(np.uint8)
+    labels = rng.integers(0, C, B)
+    step, weights = recurrent_network_step(x, labels, sizes, args.seed)
+    decays = (float(np.exp(-DT / REC_TAU_SYN)), float(np.exp(-DT / REC_TAU)))
+    specs = {}
+    for label in ("snnTorch", "Norse"):
+        specs[label] = _available(versions, missing, label) or timed_peer(
+            lambda label=label: peers.recurrent_step(label, x, labels, weights, decays, DT, (REC_TAU_SYN, REC_TAU),
+                                                     REC_LR, REC_SLOPE), args.repeats)
+    row = run_row(args, "recurrent training step", f"T={T}, B={B}, {N_IN}->{H} rec.->{C}, "
+                  f"{100 * REC_DENSITY:.0f} % input", {"min_ratio": {}}, f">= {REC_GOAL:.0f}x fastest peer",
+                  step, specs)
+    best = row["best_peer_median_s"]
+    row["met"] = None if best is None else best / row["snnumba_median_s"] >= REC_GOAL
+    snntorch_loss = row["peers"].get("snnTorch", {}).get("_result")
+    if snntorch_loss is not None:
+        row["notes"].append(f"first-step loss from the same weights and inputs: snnumba {row['_result']:.6f}, "
+                            f"snnTorch {snntorch_loss:.6f}")
+    return row
 
 
 def gpu_rows(args, versions, missing, limits, cpu_step):

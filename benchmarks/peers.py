@@ -26,7 +26,7 @@ PEERS = {
     "SpikingJelly": ("spikingjelly.activation_based.neuron", "spikingjelly"),
     "inferno-ai": ("inferno.learn", "inferno-ai"),
 }
-#: the peers of the recurrent training step (bench_recurrent_step.py)
+#: the peers of the recurrent training step (compare.py's recurrent workload)
 RECURRENT_PEERS = {"snnTorch": ("snntorch", "snntorch"), "Norse": ("norse.torch", "norse")}
 INSTALL_HINT = ("pip install torch==2.13.0 snntorch spikingjelly inferno-ai "
                 "(in a separate venv; see compare.py's docstring)")
