@@ -17,9 +17,10 @@ The workloads (inputs made once with NumPy from ``--seed`` and given to every fr
 7. ``gpu``: the flagship epoch and the training step with ``device='cuda'`` ("no GPU" when
    ``numba.cuda`` has none).
 
-Peers (plain torch, snnTorch, SpikingJelly, inferno-ai; see ``peers.py``) run where they
-are importable; the script says which are missing. snnumba is driven through its public
-API only (uint8 spikes into ``Dense``, ``net.eval()`` for inference).
+Peers (plain torch, snnTorch, SpikingJelly, inferno-ai, and Norse for the recurrent step;
+see ``peers.py``) run where they are importable; the script says which are missing. snnumba
+is driven through its public API only (uint8 spikes into ``Dense``, ``net.eval()`` for
+inference).
 
 Printed: one table with the best peer's median, snnumba's first call (compile or cache
 load) and steady median, the ratio best peer / snnumba (> 1: snnumba is faster), the
