@@ -32,9 +32,7 @@ def main(argv=None):
         sys.exit("this snnumba has no RecurrentLIF")
     print(f"snnumba {snn.__version__}, numba {numba.__version__} ({numba.get_num_threads()} threads)")
     row = compare.recurrent_step(args)
-    row.pop("_result", None)
-    for p in row["peers"].values():
-        p.pop("_result", None)
+    compare.drop_results([row])
     print()
     compare.print_table([row])
     if args.json:

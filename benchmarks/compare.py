@@ -583,6 +583,15 @@ def print_table(rows):
             print(f"  {note}")
 
 
+def drop_results(rows):
+    """Remove the first calls' results (``_result``, used for the rows' notes) from ``rows``
+    and their peers: they are not for printing or JSON."""
+    for r in rows:
+        r.pop("_result", None)
+        for p in r["peers"].values():
+            p.pop("_result", None)
+
+
 def parse_arguments(description, argv, add_more=None):
     """The options of this script and of the benchmarks built on it (``--quick``,
     ``--repeats``, ``--json``, ``--max-wait``, ``--quiet-cores``, ``--seed``, and those
@@ -645,10 +654,7 @@ def main(argv=None):
     if "gpu" in only:
         cpu_step = next((r["snnumba_median_s"] for r in rows if r["workload"] == "training step"), None)
         rows.extend(gpu_rows(args, versions, missing, limits, cpu_step))
-    for r in rows:  # the first calls' results are not for printing
-        r.pop("_result", None)
-        for p in r["peers"].values():
-            p.pop("_result", None)
+    drop_results(rows)
     print()
     print_table(rows)
     if args.json:

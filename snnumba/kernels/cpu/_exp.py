@@ -34,26 +34,23 @@ _INV_LN2 = 1.44269504088896338700e00
 _TAYLOR = tuple(1.0 / math.factorial(n) for n in range(13, -1, -1))
 
 
-@intrinsic
-def _float64_from_bits(typingctx, bits):
-    """The float64 whose IEEE-754 bit pattern is the int64 ``bits`` (a free bit cast)."""
-    if bits != types.int64:
-        return None
+def _bit_cast(source, target, llvm_target):
+    """An intrinsic giving the ``target`` value whose IEEE-754 bit pattern is that of its
+    ``source`` argument (a free bit cast; float and int of one width)."""
+    @intrinsic
+    def cast(typingctx, value):
+        if value != source:
+            return None
 
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-    return types.float64(types.int64), codegen
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], llvm_target)
+        return target(source), codegen
+    return cast
 
 
-@intrinsic
-def _bits_of_float64(typingctx, x):
-    """The IEEE-754 bit pattern of the float64 ``x`` as an int64 (a free bit cast)."""
-    if x != types.float64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(64))
-    return types.int64(types.float64), codegen
+_float64_from_bits = _bit_cast(types.int64, types.float64, ir.DoubleType())
+_bits_of_float64 = _bit_cast(types.float64, types.int64, ir.IntType(64))
+_float32_from_bits = _bit_cast(types.int32, types.float32, ir.FloatType())
 
 
 #: 1.5 * 2^52: adding it to an integer-valued float k (|k| < 2^51) leaves k in the low bits
@@ -82,17 +79,6 @@ def exp_nonpositive(x):
     # and their product rounds into the subnormals as math.exp does
     half = np.floor(k * 0.5)
     return p * _pow2(half) * _pow2(k - half)
-
-
-@intrinsic
-def _float32_from_bits(typingctx, bits):
-    """The float32 whose IEEE-754 bit pattern is the int32 ``bits`` (a free bit cast)."""
-    if bits != types.int32:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.FloatType())
-    return types.float32(types.int32), codegen
 
 
 _LN2_HI_32 = np.float32(0.693359375)        # ln 2 to 9 bits: k * _LN2_HI_32 is exact for |k| < 2^15
