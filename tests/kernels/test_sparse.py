@@ -8,6 +8,7 @@ from unittest import mock
 
 import numba
 import numpy as np
+from numba import njit
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
@@ -117,11 +118,12 @@ def test_kernels_equal_dense_reference(sizes, density, dtype, seed, chunk_bytes)
 
 
 @settings(max_examples=40)
-@given(st.integers(0, 13), st.integers(1, 40), st.sampled_from([np.float32, np.float64]), st.integers(0, 2**32 - 1))
+@given(st.integers(0, 13), st.integers(1, 80), st.sampled_from([np.float32, np.float64]), st.integers(0, 2**32 - 1))
 def test_projection_adds_rows_in_input_order(active, J, dtype, seed):
     """Each output is ``((0 + w[i1]) + w[i2]) + ... + bias`` in increasing input order,
     exactly: the same bits as the one-row loop, however many rows a pass adds (rows with
-    0..13 active inputs cover whole groups of four and every remainder)."""
+    0..13 active inputs cover whole groups of four and every remainder) and at every width
+    (padded narrow rows, whole vectors, and wide rows whose last values go one by one)."""
     rng = np.random.default_rng(seed)
     N = 20
     x = np.zeros((3, N), np.uint8)
@@ -137,6 +139,39 @@ def test_projection_adds_rows_in_input_order(active, J, dtype, seed):
         for i in np.flatnonzero(x[r]):
             expected = expected + w[i]
         np.testing.assert_array_equal(out[r], expected + bias)
+
+
+@njit
+def _add_rows_compiled(w, indices, row):
+    sparse.add_rows(w, indices, 0, indices.shape[0], row)
+
+
+@njit
+def _add_row_compiled(row, src):
+    sparse.add_row(row, src)
+
+
+@settings(max_examples=60)
+@given(st.integers(1, 80), st.integers(0, 11), st.sampled_from([np.float32, np.float64]), st.booleans(),
+       st.integers(0, 2**32 - 1))
+def test_compiled_row_additions_equal_adding_one_row_after_another(J, n_rows, dtype, contiguous, seed):
+    """``add_rows`` and ``add_row`` compiled, by whole vectors (``_simd.py``) on C-contiguous
+    arrays and value by value on others, give exactly ``row + w[i1] + w[i2] + ...`` added
+    one row after another (NumPy), at every width and for every remainder of four rows."""
+    rng = np.random.default_rng(seed)
+    wide = rng.normal(size=(6, 2 * J)).astype(dtype)
+    w = np.ascontiguousarray(wide[:, :J]) if contiguous else wide[:, ::2]
+    indices = rng.integers(0, 6, n_rows)
+    start = rng.normal(size=J).astype(dtype)
+    expected = start.copy()
+    for i in indices:
+        expected = expected + w[i]
+    row = start.copy()
+    _add_rows_compiled(w, indices, row)
+    np.testing.assert_array_equal(row, expected)
+    row = start.copy() if contiguous else np.repeat(start, 2)[::2]
+    _add_row_compiled(row, w[indices[0]] if n_rows else w[0])
+    np.testing.assert_array_equal(row, start + (w[indices[0]] if n_rows else w[0]))
 
 
 @settings(max_examples=40)
