@@ -18,12 +18,13 @@ SPIKE_DTYPES = (np.dtype(np.bool_), np.dtype(np.uint8))
 #: A bool/uint8 input whose fraction of non-zero entries is below this takes the
 #: event-driven projection (the weight rows of the inputs that fired), otherwise the dense
 #: product (on the uint8 itself to few outputs, else BLAS on one float copy). Measured with
-#: benchmarks/bench_projection.py on the 2-core machine (forward + weight gradient): events
-#: are faster up to 50 % for 64000 rows of 1000 -> 1000 (12x at 2 %, against BLAS on row
-#: chunks), and against the uint8 kernels up to 15 % for 6400 rows of 200 -> 30 (1.22x at
-#: 10 %, 0.90x at 15 %), 12-15 % for 25600 rows of 256 -> 20 (1.17x at 10 %, 0.86x at 15 %)
-#: and 10 % for 64000 rows of 1000 -> 10 (1.30x at 5 %, 0.88x at 10 %). One threshold for
-#: all sizes, about the narrowest layers' break-even (it was 20-30 % against their BLAS).
+#: benchmarks/bench_projection.py on the 2-core machine (forward + weight gradient), since
+#: narrow rows are added by whole vectors (``kernels/cpu/_simd.py``): events are faster up
+#: to 30 % for 64000 rows of 1000 -> 1000 (9.7x at 2 %, 1.35x at 20 %, 0.92x at 30 %, against
+#: BLAS on row chunks), and against the uint8 kernels up to 30 % for 6400 rows of 200 -> 30
+#: (1.13x at 20 %, 1.02x at 30 %), 10-20 % for 25600 rows of 256 -> 20 (1.26x at 10 %, 0.83x
+#: at 20 %) and 10-20 % for 64000 rows of 1000 -> 10 (1.09x at 10 %, 0.65x at 20 %). One
+#: threshold for all sizes, about the narrowest layers' break-even.
 EVENT_DENSITY_THRESHOLD = 0.15
 #: Products of fewer multiply-adds (rows x inputs x outputs) take the dense path at any
 #: density: listing the events costs three kernel launches and a copy of the counts to the
