@@ -91,6 +91,7 @@ SIZES = st.tuples(st.integers(1, 40), st.integers(1, 70), st.integers(1, 70))
 @example((1, 1, 1), 1.0, np.float64, 0, None)
 @example((40, 3, 2), 1.0, np.float64, 0, None)    # more rows than row chunks
 @example((6, 64, 2), 0.1, np.float64, 3, None)    # a whole group of eight words per row
+@example((9, 12, 40), 0.5, np.float32, 1, None)   # narrow rows padded to three whole vectors
 def test_kernels_equal_dense_reference(sizes, density, dtype, seed, chunk_bytes):
     """Both weight-gradient strategies are drawn: row chunks with copies (``chunk_bytes``
     None) and events by input, whose walk over g takes chunks of one row, of a few rows
@@ -142,36 +143,33 @@ def test_projection_adds_rows_in_input_order(active, J, dtype, seed):
 
 
 @njit
-def _add_rows_compiled(w, indices, row):
-    sparse.add_rows(w, indices, 0, indices.shape[0], row)
-
-
-@njit
-def _add_row_compiled(row, src):
-    sparse.add_row(row, src)
+def _add_rows_compiled(w, indices, row, vectors):
+    if vectors:
+        sparse.add_vector_rows(w, indices, 0, indices.shape[0], row)
+    else:
+        sparse.add_rows(w, indices, 0, indices.shape[0], row)
 
 
 @settings(max_examples=60)
 @given(st.integers(1, 80), st.integers(0, 11), st.sampled_from([np.float32, np.float64]), st.booleans(),
        st.integers(0, 2**32 - 1))
-def test_compiled_row_additions_equal_adding_one_row_after_another(J, n_rows, dtype, contiguous, seed):
-    """``add_rows`` and ``add_row`` compiled, by whole vectors (``_simd.py``) on C-contiguous
-    arrays and value by value on others, give exactly ``row + w[i1] + w[i2] + ...`` added
-    one row after another (NumPy), at every width and for every remainder of four rows."""
+def test_compiled_row_additions_equal_adding_one_row_after_another(J, n_rows, dtype, vectors, seed):
+    """``add_rows`` and ``add_vector_rows`` (whole vectors, ``_simd.py``; on rows padded to
+    them) give exactly ``row + w[i1] + w[i2] + ...`` added one row after another (NumPy), at
+    every width and for every remainder of four rows."""
     rng = np.random.default_rng(seed)
-    wide = rng.normal(size=(6, 2 * J)).astype(dtype)
-    w = np.ascontiguousarray(wide[:, :J]) if contiguous else wide[:, ::2]
+    width = J + (-J) % sparse.LANES if vectors else J
+    w = np.zeros((6, width), dtype)
+    w[:, :J] = rng.normal(size=(6, J))
     indices = rng.integers(0, 6, n_rows)
-    start = rng.normal(size=J).astype(dtype)
+    start = np.zeros(width, dtype)
+    start[:J] = rng.normal(size=J)
     expected = start.copy()
     for i in indices:
         expected = expected + w[i]
     row = start.copy()
-    _add_rows_compiled(w, indices, row)
+    _add_rows_compiled(w, indices, row, vectors)
     np.testing.assert_array_equal(row, expected)
-    row = start.copy() if contiguous else np.repeat(start, 2)[::2]
-    _add_row_compiled(row, w[indices[0]] if n_rows else w[0])
-    np.testing.assert_array_equal(row, start + (w[indices[0]] if n_rows else w[0]))
 
 
 @settings(max_examples=40)

@@ -22,10 +22,9 @@ import numba
 import numpy as np
 from numba import njit, prange
 from numba.cpython.unsafe.numbers import trailing_zeros
-from numba.extending import overload
 
 from ._compile import PARALLEL_KERNEL
-from ._simd import LANES, _vector_operands, add_four_vectors, add_vector
+from ._simd import LANES, add_four_vectors, add_vector
 
 #: The weight gradient splits the rows into this many fixed chunks; each adds into its own
 #: copy of ``grad_w`` and the copies are summed in chunk order, so the result does not
@@ -133,46 +132,15 @@ def _spike_row_indices(flat, words, N, offsets, indices):
         _list_bytes(flat, max(lo, w_hi * 8), hi, lo, indices, k)
 
 
+@njit(inline="always", cache=True)
 def add_rows(w, indices, start, stop, row):
     """``row += w[indices[k]]`` for k in [start, stop), added one after another in that order.
 
-    Compiled (``_add_rows``), four weight rows per pass over ``row`` (read and written once
-    per four inputs), summed left to right as one row at a time would be: the same bits,
-    1.3-1.5x faster (64000 x 1000 -> 1000 at 2 %: 97 -> 65-71 ms; 25600 x 700 -> 256: 9.5 ->
-    6.7 ms; eight rows: no better). C-contiguous arrays take whole vectors of the row at a
-    time (``_simd.py``); a row's last ``J % LANES`` values go one by one."""
-    for k in range(start, stop):
-        row += w[indices[k]]
-
-
-@overload(add_rows, inline="always")
-def _add_rows(w, indices, start, stop, row):
-    if not _vector_operands(row, w):
-        return _add_rows_by_value
-
-    def by_vector(w, indices, start, stop, row):
-        J = row.shape[0]
-        n = w.shape[1]
-        whole = J - J % LANES
-        k = start
-        while k + 4 <= stop:
-            a, b, c, d = indices[k], indices[k + 1], indices[k + 2], indices[k + 3]
-            for q in range(0, whole, LANES):
-                add_four_vectors(row, q, w, a * n + q, b * n + q, c * n + q, d * n + q)
-            for j in range(whole, J):
-                row[j] = (((row[j] + w[a, j]) + w[b, j]) + w[c, j]) + w[d, j]
-            k += 4
-        for k in range(k, stop):
-            i = indices[k]
-            for q in range(0, whole, LANES):
-                add_vector(row, q, w, i * n + q)
-            for j in range(whole, J):
-                row[j] += w[i, j]
-    return by_vector
-
-
-def _add_rows_by_value(w, indices, start, stop, row):
-    """``add_rows`` for arrays the vectors cannot address (not C-contiguous)."""
+    Four weight rows per pass over ``row`` (read and written once per four inputs), summed
+    left to right as the one-row loop does: the same bits, 1.3-1.5x faster (64000 x 1000 ->
+    1000 at 2 %: 97 -> 65-71 ms; 25600 x 700 -> 256: 9.5 -> 6.7 ms; eight rows: no better).
+    LLVM vectorises the loop over the row in steps of 64 float32: narrow rows take
+    ``add_vector_rows``."""
     J = row.shape[0]
     k = start
     while k + 4 <= stop:
@@ -186,29 +154,26 @@ def _add_rows_by_value(w, indices, start, stop, row):
             row[j] += w_row[j]
 
 
-def add_row(row, src):
-    """``row += src[:len(row)]``; compiled (``_add_row``) by whole vectors where it can."""
-    row += src[:len(row)]
+@njit(inline="always", cache=True)
+def add_vector_rows(w, indices, start, stop, row):
+    """``add_rows`` (the same sums, the same bits) for a ``row`` of whole vectors
+    (``len(row) % _simd.LANES == 0``) and C-contiguous ``w`` and ``row``: a vector of the
+    row at a time (``_simd.py``), at any width."""
+    n = w.shape[1]
+    k = start
+    while k + 4 <= stop:
+        a, b, c, d = indices[k] * n, indices[k + 1] * n, indices[k + 2] * n, indices[k + 3] * n
+        for q in range(0, row.shape[0], LANES):
+            add_four_vectors(row, q, w, a + q, b + q, c + q, d + q)
+        k += 4
+    for k in range(k, stop):
+        for q in range(0, row.shape[0], LANES):
+            add_vector(row, q, w, indices[k] * n + q)
 
 
-@overload(add_row, inline="always")
-def _add_row(row, src):
-    def by_value(row, src):
-        for j in range(row.shape[0]):
-            row[j] += src[j]
-
-    def by_vector(row, src):
-        J = row.shape[0]
-        whole = J - J % LANES
-        for q in range(0, whole, LANES):
-            add_vector(row, q, src, q)
-        for j in range(whole, J):
-            row[j] += src[j]
-    return by_vector if _vector_operands(row, src) else by_value
-
-
-#: Rows of fewer outputs than this that are not whole vectors (``_simd.LANES``) are summed
-#: in rows padded with zeros to whole vectors: otherwise their values go one by one.
+#: Rows of fewer outputs than this are summed in rows padded with zeros to whole vectors
+#: (``_simd.LANES``) by ``add_vector_rows``; wider ones by ``add_rows``, which LLVM
+#: vectorises itself (alternating in one process: the same times at 256 and 1000 outputs).
 PAD_MAX_OUTPUTS = 64
 #: Rows of ``out`` per parallel job of a padded ``spike_matmul`` (each job has one padded row).
 MATMUL_JOB_ROWS = 64
@@ -216,19 +181,19 @@ MATMUL_JOB_ROWS = 64
 
 @njit(inline="always", cache=True)
 def padded_width(J):
-    """The row width the event kernels sum ``J`` outputs in (see PAD_MAX_OUTPUTS)."""
-    return J if J % LANES == 0 or J >= PAD_MAX_OUTPUTS else J + LANES - J % LANES
+    """The width of the padded rows the event kernels sum ``J`` outputs in, or 0 for
+    ``J >= PAD_MAX_OUTPUTS`` (rows as they are)."""
+    return J + (-J) % LANES if J < PAD_MAX_OUTPUTS else 0
 
 
 def spike_matmul(offsets, indices, w, bias, out):
     """out[r, :] = sum of w[i, :] over the active inputs i of row r, plus bias.
 
-    Narrow rows are summed in a row padded to whole vectors (``padded_width``). Against the
-    release before (narrow rows one value at a time), alternating in one process, two runs
-    on the 2-core machine: 64000 x 1000 -> 10 at 5 %: 5.0-7.9 -> 2.8-4.2 ms, 6400 x 200 -> 30
-    at 22 %: 0.6-0.9 -> 0.3-0.4 ms, 25600 x 256 -> 20 at 10 %: 1.1-1.7 -> 0.7-1.1 ms; wider
-    rows the same (1000 and 256 outputs)."""
-    if padded_width(out.shape[1]) == out.shape[1]:
+    Narrow rows are summed in rows padded to whole vectors (``padded_width``). Against the
+    release before (narrow rows one value at a time), alternating in one process on the
+    2-core machine: 64000 x 1000 -> 10 at 5 %: 6.9-7.9 -> 3.3 ms, 6400 x 200 -> 30 at 22 %:
+    0.8-0.9 -> 0.3 ms, 25600 x 256 -> 20 at 10 %: 1.5-1.6 -> 0.8-0.9 ms."""
+    if out.shape[1] >= PAD_MAX_OUTPUTS:
         _spike_matmul_rows(offsets, indices, w, bias, out)
     else:
         _spike_matmul_padded(offsets, indices, w, bias, out)
@@ -254,12 +219,15 @@ def _spike_matmul_padded(offsets, indices, w, bias, out):
     R, J = out.shape
     width = padded_width(J)
     w_rows = np.zeros((w.shape[0], width), w.dtype)
-    w_rows[:, :J] = w
+    for i in range(w.shape[0]):  # loops, not slices: those compile slowly
+        for j in range(J):
+            w_rows[i, j] = w[i, j]
     for job in prange((R + MATMUL_JOB_ROWS - 1) // MATMUL_JOB_ROWS):
         row = np.empty(width, out.dtype)
         for r in range(job * MATMUL_JOB_ROWS, min(R, (job + 1) * MATMUL_JOB_ROWS)):
-            row[:] = 0
-            add_rows(w_rows, indices, offsets[r], offsets[r + 1], row)
+            for j in range(width):
+                row[j] = 0
+            add_vector_rows(w_rows, indices, offsets[r], offsets[r + 1], row)
             out_row = out[r]
             for j in range(J):
                 out_row[j] = row[j] + bias[j]
@@ -287,21 +255,29 @@ def _row_chunk_weight_grad(offsets, indices, g, grad_w, n_chunks):
     copies are added into grad_w in chunk order. (The copies are stacked in one 2-D array:
     a 3-D one took 1.7x as long to compile.) Narrow rows go through copies and a row of
     ``g`` padded to whole vectors (``padded_width``): against the release before, as for
-    ``spike_matmul``, 64000 x 1000 -> 10 at 5 %: 10.8-10.9 -> 8.1-8.6 ms, 6400 x 200 -> 30 at
-    22 %: 1.0-1.5 -> 0.8-0.9 ms, 25600 x 256 -> 20 at 10 %: 1.9-2.5 -> 1.6-1.9 ms."""
+    ``spike_matmul``, 64000 x 1000 -> 10 at 5 %: 9.2-10.7 -> 5.6-5.8 ms, 6400 x 200 -> 30 at
+    22 %: 1.0-1.5 -> 0.6 ms, 25600 x 256 -> 20 at 10 %: 2.1-2.8 -> 1.3-1.6 ms."""
     R, J = g.shape
     I = grad_w.shape[0]
     width = padded_width(J)
-    copies = np.zeros((n_chunks * I, width), grad_w.dtype)
+    copies = np.zeros((n_chunks * I, max(width, J)), grad_w.dtype)
     step = (R + n_chunks - 1) // n_chunks
     for c in prange(n_chunks):
-        padded = np.zeros(width if width != J else 0, g.dtype)
+        padded = np.zeros(width, g.dtype)
         for r in range(c * step, min(R, (c + 1) * step)):
-            if width != J:
-                padded[:J] = g[r]
-            g_row = g[r] if width == J else padded
-            for k in range(offsets[r], offsets[r + 1]):
-                add_row(copies[c * I + indices[k]], g_row)
+            g_row = g[r]
+            if width:
+                for j in range(J):
+                    padded[j] = g_row[j]
+                for k in range(offsets[r], offsets[r + 1]):
+                    w_row = copies[c * I + indices[k]]
+                    for q in range(0, width, LANES):
+                        add_vector(w_row, q, padded, q)
+            else:
+                for k in range(offsets[r], offsets[r + 1]):
+                    w_row = copies[c * I + indices[k]]
+                    for j in range(J):
+                        w_row[j] += g_row[j]
     for i in prange(I):
         add_chunk_copies(copies, n_chunks, i, grad_w[i])
 
