@@ -12,8 +12,8 @@ are therefore cached in a folder of the user's instead:
 
 Numba keys each cache entry on its kernel's own source file only, so a change to a helper
 that kernels inline (``scalar.py``, ``columns.py``, ``neuron_step.py``, ``cpu/_compile.py``,
-``cpu/_exp.py``, ``cpu/_simd.py``, and ``cpu/lif.py`` and ``cpu/sparse.py``, whose helpers the neuron kernels
-compile in) would be served stale compiled code. ``<stamp>`` is a hash of those
+``cpu/_exp.py``, ``cpu/_simd.py``, and ``cpu/lif.py`` and ``cpu/sparse.py``, whose helpers
+the neuron kernels compile in) would be served stale compiled code. ``<stamp>`` is a hash of those
 helper files: changing one of them (an upgrade, or a developer's edit) starts a fresh
 cache folder.
 

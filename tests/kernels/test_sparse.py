@@ -8,8 +8,8 @@ from unittest import mock
 
 import numba
 import numpy as np
-from numba import njit
 import pytest
+from numba import njit
 from hypothesis import example, given, settings, strategies as st
 
 import snnumba as snn
@@ -124,7 +124,7 @@ def test_projection_adds_rows_in_input_order(active, J, dtype, seed):
     """Each output is ``((0 + w[i1]) + w[i2]) + ... + bias`` in increasing input order,
     exactly: the same bits as the one-row loop, however many rows a pass adds (rows with
     0..13 active inputs cover whole groups of four and every remainder) and at every width
-    (padded narrow rows, whole vectors, and wide rows whose last values go one by one)."""
+    (rows of fewer than 64 outputs are padded to whole vectors, wider ones are not)."""
     rng = np.random.default_rng(seed)
     N = 20
     x = np.zeros((3, N), np.uint8)
