@@ -7,8 +7,12 @@ system at once, so every step paid for those page faults again (T=100, B=256, 70
 recurrent -> 20, runs alternating with and without the pool: 241-295 -> 200-233 ms per step,
 about what glibc told to keep freed memory gives).
 
-The pool keeps the buffers it handed out. A request of a size it holds gets a buffer that
-nothing outside the pool references any more (Python's reference count: every view of a
+The pool keeps the buffers it handed out. Sizes are rounded up to one of eight steps per
+power of two (at most 12.5 % more), so that arrays whose size changes a little from step to
+step (the lists of the spikes of each batch, ``layers.spike_events``) share a buffer: with
+exact sizes each such request took a new one, and a recurrent training step's pool grew by
+1.4 MB per step (700 -> 256 -> 20 on fresh inputs: 17 buffers after 10 steps, 46 after 40).
+A request gets a buffer of its rounded size that nothing outside the pool references any more (Python's reference count: every view of a
 buffer, and every array made from one, holds a reference to it), so no array a caller
 still holds is ever handed out twice. Small requests go to NumPy. The pool holds at most
 ``max_bytes``; beyond it, free buffers are dropped oldest first, and requests that still do
@@ -33,6 +37,13 @@ def _default_max_bytes():
         return 1 << 30
 
 
+def size_class(nbytes):
+    """The buffer size that serves a request of ``nbytes`` (>= 1): rounded up to a multiple of
+    an eighth of the power of two below it."""
+    step = 1 << max(0, nbytes.bit_length() - 4)
+    return -(-nbytes // step) * step
+
+
 class BufferPool:
     """``empty(shape, dtype)`` from recycled buffers (see the module docstring)."""
 
@@ -53,22 +64,23 @@ class BufferPool:
         nbytes = math.prod(np.atleast_1d(shape).tolist()) * dtype.itemsize  # np.prod took 4 us a call
         if nbytes < MIN_BYTES:
             return np.empty(shape, dtype)
+        size = size_class(nbytes)
         with self._lock:
             for i in range(len(self._buffers)):
-                if self._buffers[i].nbytes == nbytes and self._is_free(i):
-                    return self._buffers[i].view(dtype).reshape(shape)
+                if self._buffers[i].nbytes == size and self._is_free(i):
+                    return self._buffers[i][:nbytes].view(dtype).reshape(shape)
             held = self.held_bytes()
             i = 0
-            while held + nbytes > self.max_bytes and i < len(self._buffers):
+            while held + size > self.max_bytes and i < len(self._buffers):
                 if self._is_free(i):
                     held -= self._buffers.pop(i).nbytes
                 else:
                     i += 1
-            if held + nbytes > self.max_bytes:
+            if held + size > self.max_bytes:
                 return np.empty(shape, dtype)
-            buf = np.empty(nbytes, np.uint8)
+            buf = np.empty(size, np.uint8)
             self._buffers.append(buf)
-            return buf.view(dtype).reshape(shape)
+            return buf[:nbytes].view(dtype).reshape(shape)
 
     def release(self):
         """Drop every buffer (those still in use live on with their arrays)."""

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from snnumba._buffers import MIN_BYTES, BufferPool
+from snnumba._buffers import MIN_BYTES, BufferPool, size_class
 from snnumba.backend import get_backend
 
 BIG = (MIN_BYTES // 4, 2)     # float32: 2 * MIN_BYTES
@@ -39,6 +39,26 @@ def test_an_array_or_anything_made_from_it_keeps_its_buffer(keep):
     b[...] = -1
     assert not np.shares_memory(b, held)
     assert np.all(held.view(np.float32) == 7)
+
+
+def test_sizes_that_vary_a_little_share_a_buffer():
+    """Requests of slightly different sizes, one after another (a batch's list of spikes), are
+    served by one buffer of their rounded size (at most 12.5 % larger), not a new one each."""
+    pool = BufferPool()
+    sizes = [3 * MIN_BYTES // 2 + 4 * (k + 1) for k in range(40)]  # within one size class
+    for n in sizes:
+        a = pool.empty((n // 4,), np.float32)
+        a[...] = 1
+        assert a.shape == (n // 4,) and a.flags.c_contiguous
+        del a
+    assert len(pool._buffers) == 1
+    assert max(sizes) <= pool.held_bytes() <= 1.125 * min(sizes)
+
+
+@given(st.integers(1, 2**40))
+def test_size_classes_round_up_by_at_most_an_eighth(n):
+    size = size_class(n)
+    assert n <= size <= max(n + 1, 1.125 * n) and size_class(size) == size
 
 
 def test_small_requests_and_requests_over_the_limit_get_numpy_memory():
