@@ -12,9 +12,9 @@ power of two (at most 12.5 % more), so that arrays whose size changes a little f
 step (the lists of the spikes of each batch, ``layers.spike_events``) share a buffer: with
 exact sizes each such request took a new one, and a recurrent training step's pool grew by
 1.4 MB per step (700 -> 256 -> 20 on fresh inputs: 17 buffers after 10 steps, 46 after 40).
-A request gets a buffer of its rounded size that nothing outside the pool references any more (Python's reference count: every view of a
-buffer, and every array made from one, holds a reference to it), so no array a caller
-still holds is ever handed out twice. Small requests go to NumPy. The pool holds at most
+A request gets a buffer of its rounded size that nothing outside the pool references any
+more (Python's reference count: every view of a buffer, and every array made from one,
+holds a reference to it), so no array a caller still holds is ever handed out twice. Small requests go to NumPy. The pool holds at most
 ``max_bytes``; beyond it, free buffers are dropped oldest first, and requests that still do
 not fit get plain NumPy memory. ``snnumba.release_memory()`` lets go of the free ones.
 """
