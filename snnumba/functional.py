@@ -73,8 +73,10 @@ def spike_cluster(v, v_threshold, T_in, device="cpu"):
     n_o, k_pos, k_neg = be.empty(N, v.dtype), be.empty(N, np.int64), be.empty(N, np.int64)
     extremes = be.empty((4, N), v.dtype)
     with compute_threads():
-        be.spike_cluster(be.asarray(v), be.asarray(np.broadcast_to(threshold, (N,))), T_in, n_o, k_pos, k_neg,
-                         extremes)
+        # a copy: broadcast_to's read-only view of a user's [N] thresholds is another Numba type
+        # than the writable copy of a scalar's, and compiled the kernel a second time
+        thresholds = be.asarray(np.array(np.broadcast_to(threshold, (N,))))
+        be.spike_cluster(be.asarray(v), thresholds, T_in, n_o, k_pos, k_neg, extremes)
     best, top, bottom, probe = be.to_host(extremes)
     if not np.isfinite(probe).all():
         raise ValueError("'v' contains NaN or infinite values")

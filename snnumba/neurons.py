@@ -325,7 +325,7 @@ class LIF(_Membrane):
         except ValueError:
             raise ValueError(f"'threshold' of shape {np.shape(self.threshold)} does not fit "
                              f"batch {batch} and {n} neurons") from None
-        self._threshold_on_device = self.backend.asarray(full, self.dtype)
+        self._threshold_on_device = self.backend.asarray(np.array(full, self.dtype))   # writable, as in _constants
         return self._threshold_on_device
 
     def _constants(self, n):
@@ -355,8 +355,10 @@ class LIF(_Membrane):
             alpha_syn = _decay("tau_syn", tau_syn, dt, self.decay)
         rho = empty if self.tau_adapt is None else _decay("tau_adapt", self.tau_adapt, dt, self.decay)
         strength = empty if self.tau_adapt is None else self.adapt_strength
-        # a scalar alpha stays one value ([1]): the kernels then run the seed's loop
-        consts = tuple(self.backend.asarray(np.broadcast_to(c, (n,) if np.size(c) else (0,)), self.dtype)
+        # a scalar alpha stays one value ([1]): the kernels then run the seed's loop. Copies,
+        # all writable: Numba compiles a read-only array (a broadcast view) as another type, so
+        # each mix of options present and absent compiled the kernels anew (about 20 s each)
+        consts = tuple(self.backend.asarray(np.array(np.broadcast_to(c, (n,) if np.size(c) else (0,)), self.dtype))
                        for c in (alpha_syn, rho, strength))
         consts = (self.backend.asarray(np.reshape(alpha, np.size(alpha)), self.dtype),) + consts
         if np.size(alpha) not in (1, n):

@@ -149,6 +149,23 @@ def test_spike_cluster_parallel_equals_serial():
         np.testing.assert_array_equal(a, b)
 
 
+
+def test_spike_cluster_thresholds_of_any_shape_reach_the_kernel_as_one_type(monkeypatch):
+    """A scalar and a per-neuron threshold give the kernel arrays of one Numba type; a
+    read-only one (broadcast_to's view of the [N] array) compiled the kernel again."""
+    be = snn.get_backend("cpu")
+    types = set()
+
+    def record(v, threshold, *rest):
+        types.add(numba.typeof(threshold))
+        return cpu_kernels.spike_cluster(v, threshold, *rest)
+
+    monkeypatch.setattr(be, "spike_cluster", record)
+    v = wide_membrane(5, 3, 1, 0.3, np.float32)
+    for threshold in (1.0, np.ones(3, np.float32)):
+        F.spike_cluster(v, threshold, 2)
+    assert len(types) == 1, types
+
 def naive_steps_to_mask(steps, T):
     """[T, N] bool, True at (steps[n], n) where steps[n] >= 0."""
     mask = np.zeros((T, steps.size), bool)
