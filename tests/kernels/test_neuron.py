@@ -195,9 +195,11 @@ def test_a_small_call_runs_the_fixed_kernels_that_a_large_one_made(monkeypatch):
     with other options still take the shared kernels."""
     from snnumba.kernels.cpu import neuron
     monkeypatch.setattr(neuron, "fixed_kernels", {})
-    combo = ("subtract", "same_step", True, False, "self")
+    # the option set of test_kernels_with_fixed_options_equal_the_shared_ones: its fixed
+    # kernels are compiled once for both tests (20-30 s, cold)
+    combo = ("subtract", "same_step_late_reset", True, True, "no_self")
     rng = np.random.default_rng(5)
-    layer, _, _ = build(combo, 6, np.float64, rng)
+    layer, _, _ = build(combo, 6, np.float64, rng, learn=True, surrogate="sigmoid")
     small, large = rng.normal(0.5, 0.8, (4, 2, 6)), rng.normal(0.5, 0.8, (8, 3, 6))
     monkeypatch.setattr(neuron, "FIXED_OPTIONS_MIN_SIZE", large.size)
 
