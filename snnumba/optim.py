@@ -15,6 +15,16 @@ class _Optimizer:
         self.step_count = 0
         self.state = {}
 
+    def _parameters(self):
+        """The network's ``(name, param, grad)``, checked before any is updated: a read-only
+        parameter failed in the update kernel's typing, after the ones before it had moved."""
+        named = self.network.named_parameters()
+        for name, p, _ in named:
+            if isinstance(p, np.ndarray) and not p.flags.writeable:
+                raise ValueError(f"parameter '{name}' is read-only, but the optimizer updates it in place; "
+                                 f"give the layer a writable copy (np.array)")
+        return named
+
     def _slots(self, name, p, n):
         if name not in self.state:
             self.state[name] = [self.network.backend.zeros(p.shape, p.dtype) for _ in range(n)]
@@ -65,11 +75,12 @@ class Adam(_Optimizer):
 
     def step(self):
         """Apply one update from the gradients the network holds."""
+        named = self._parameters()
         self.step_count += 1
         bias1 = 1.0 - self.beta1 ** self.step_count
         bias2 = 1.0 - self.beta2 ** self.step_count
         be = self.network.backend
-        for name, p, g in self.network.named_parameters():
+        for name, p, g in named:
             m, v = self._slots(name, p, 2)
             be.adam_step(p.reshape(p.size), g.reshape(g.size), m, v, self.lr, self.beta1,
                          self.beta2, self.eps, self.weight_decay, bias1, bias2)
@@ -90,9 +101,10 @@ class SGD(_Optimizer):
 
     def step(self):
         """Apply one update from the gradients the network holds."""
+        named = self._parameters()
         self.step_count += 1
         be = self.network.backend
-        for name, p, g in self.network.named_parameters():
+        for name, p, g in named:
             (buf,) = self._slots(name, p, 1)
             be.sgd_step(p.reshape(p.size), g.reshape(g.size), buf, self.lr, self.momentum,
                         self.dampening, self.weight_decay, self.nesterov, self.step_count == 1)

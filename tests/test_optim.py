@@ -67,3 +67,23 @@ def test_adam_rejects_bad_arguments(kwargs, match):
     net, _ = one_param_net(np.zeros((1, 1)))
     with pytest.raises(ValueError, match=match):
         snn.Adam(net, **kwargs)
+
+
+@pytest.mark.parametrize("optimizer", [snn.Adam, snn.SGD])
+def test_a_read_only_parameter_is_named_and_nothing_moves(optimizer):
+    """A read-only parameter gets a ValueError naming it, before any parameter is updated
+    (the update kernel failed typing on it, after the parameters before it had moved)."""
+    rng = np.random.default_rng(0)
+    net = snn.Network([snn.Dense(4, 5, rng=rng), snn.LIF(n=5), snn.Dense(5, 3, rng=rng), snn.LeakyReadout()])
+    out = net.forward((rng.random((6, 2, 4)) < 0.5).astype(np.float32))
+    net.zero_grad()
+    net.backward(snn.readout_nll(out, np.array([0, 2]))[1])
+    net.layers[2].params["weight"].setflags(write=False)
+    before = [p.copy() for p in net.parameters()]
+    opt = optimizer(net, lr=0.1)
+    with pytest.raises(ValueError, match="'2.weight' is read-only"):
+        opt.step()
+    assert opt.step_count == 0 and not opt.state
+    for p, q in zip(net.parameters(), before):
+        np.testing.assert_array_equal(p, q)
+    assert any(np.any(g != 0) for _, _, g in net.named_parameters())
