@@ -45,7 +45,7 @@ def run_lif(h, alpha, threshold, v0=None, s0=None, record_v=True):
     threshold it was given (the seed's LIF: reset to zero, delayed spike, one alpha for
     all neurons: the loop LIF layers run; tests/kernels/test_neuron.py covers [N] alphas)."""
     T, B, N = h.shape
-    th = np.ascontiguousarray(np.broadcast_to(threshold, (B, N)), h.dtype)
+    th = np.array(np.broadcast_to(threshold, (B, N)), h.dtype)   # writable, as the layers pass it
     v0 = np.zeros((B, N), h.dtype) if v0 is None else v0
     s0 = np.zeros((B, N), np.uint8) if s0 is None else s0
     v = np.empty((T if record_v else 0, B, N), h.dtype)
