@@ -104,6 +104,19 @@ def test_no_helper_where_it_cannot_help(net, monkeypatch):
     assert _warmup.marker_path(sl.build_network(hidden=5, tau=2e-3, rng=0)) != marker
 
 
+def test_the_helper_imports_this_snnumba_not_one_in_its_working_directory(tmp_path):
+    """A helper started in a folder that holds another snnumba (README line 1: a checkout
+    beside a normal install) imports this process's. With the other copy, Numba cached the
+    helper's kernels in folders (keyed on the source's path) that this process never read."""
+    decoy = tmp_path / "snnumba"
+    decoy.mkdir()
+    (decoy / "__init__.py").write_text("raise ImportError('the copy in the working directory')\n")
+    command = _warmup._helper_command("snnumba.no_such_module:step", str(tmp_path / "missing.npz"), 0.01,
+                                      str(tmp_path / "marker"))
+    run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert "the copy in the working directory" not in run.stderr
+    assert "No module named 'snnumba.no_such_module'" in run.stderr   # this snnumba's helper ran the step
+
 def test_a_failing_helper_leaves_the_kernels_to_this_process(net, monkeypatch):
     """A helper that fails writes no marker, and the warm-up still completes here."""
     monkeypatch.setattr(_warmup, "_helper_command", lambda *args: [sys.executable, "-c", "raise SystemExit(3)"])
