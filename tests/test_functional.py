@@ -149,7 +149,6 @@ def test_spike_cluster_parallel_equals_serial():
         np.testing.assert_array_equal(a, b)
 
 
-
 def test_spike_cluster_thresholds_of_any_shape_reach_the_kernel_as_one_type(monkeypatch):
     """A scalar and a per-neuron threshold give the kernel arrays of one Numba type; a
     read-only one (broadcast_to's view of the [N] array) compiled the kernel again."""
@@ -165,6 +164,7 @@ def test_spike_cluster_thresholds_of_any_shape_reach_the_kernel_as_one_type(monk
     for threshold in (1.0, np.ones(3, np.float32)):
         F.spike_cluster(v, threshold, 2)
     assert len(types) == 1, types
+
 
 def naive_steps_to_mask(steps, T):
     """[T, N] bool, True at (steps[n], n) where steps[n] >= 0."""

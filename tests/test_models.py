@@ -1,5 +1,6 @@
 """The neuron family's layers: options round-trip through save/load, continue_state,
 trainable constants, and clear errors for bad options."""
+import numba
 import numpy as np
 import pytest
 
@@ -170,23 +171,24 @@ def test_recurrent_without_self_connections_keeps_a_zero_diagonal():
     assert layer.n_in == layer.n_out == 4 and DT == 1e-3
 
 
-
 @pytest.mark.parametrize("recurrent", [False, True])
 def test_every_option_set_gives_the_kernels_arrays_of_one_type(recurrent):
     """The decays, adaptation strengths and thresholds that the kernels get have one Numba
     type each, whatever the options: scalar, per neuron or (thresholds) per sample, present
     or absent (then empty). Read-only views among them were another type, and the kernels
     were compiled anew for each mix of options (about 20 s each, cold)."""
-    numba = pytest.importorskip("numba")
     n, batch = 4, 2
+
+    def value(x, shape):
+        return np.full(shape, x) if shape else x
+
     constant_types, threshold_types = set(), set()
     for shape in ((), (n,), (batch, n)):
+        per = shape[-1:]   # constants per neuron where thresholds are per neuron or per sample
         for syn, adapt in ((False, False), (True, False), (False, True), (True, True)):
-            def value(x, shape=shape[-1:]):
-                return np.full(shape, x) if shape else x
-
-            opts = dict(tau=value(8e-3), threshold=value(0.7, shape), dt=DT, tau_syn=value(4e-3) if syn else None,
-                        tau_adapt=value(30e-3) if adapt else None, adapt_strength=value(0.3), dtype=np.float64)
+            opts = dict(tau=value(8e-3, per), threshold=value(0.7, shape), dt=DT,
+                        tau_syn=value(4e-3, per) if syn else None, tau_adapt=value(30e-3, per) if adapt else None,
+                        adapt_strength=value(0.3, per), dtype=np.float64)
             layer = snn.RecurrentLIF(n, **opts) if recurrent else snn.LIF(n=n, **opts)
             constant_types.update(numba.typeof(a) for a in layer._constants(n))
             threshold_types.add(numba.typeof(layer._threshold_array(batch, n)))
