@@ -14,9 +14,10 @@ exact sizes each such request took a new one, and a recurrent training step's po
 1.4 MB per step (700 -> 256 -> 20 on fresh inputs: 17 buffers after 10 steps, 46 after 40).
 A request gets a buffer of its rounded size that nothing outside the pool references any
 more (Python's reference count: every view of a buffer, and every array made from one,
-holds a reference to it), so no array a caller still holds is ever handed out twice. Small requests go to NumPy. The pool holds at most
-``max_bytes``; beyond it, free buffers are dropped oldest first, and requests that still do
-not fit get plain NumPy memory. ``snnumba.release_memory()`` lets go of the free ones.
+holds a reference to it), so no array a caller still holds is ever handed out twice. Small
+requests go to NumPy. The pool holds at most ``max_bytes``; beyond it, free buffers are
+dropped oldest first, and requests that still do not fit get plain NumPy memory.
+``snnumba.release_memory()`` lets go of the free ones.
 """
 import math
 import os

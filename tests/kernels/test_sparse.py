@@ -9,8 +9,8 @@ from unittest import mock
 import numba
 import numpy as np
 import pytest
-from numba import njit
 from hypothesis import example, given, settings, strategies as st
+from numba import njit
 
 import snnumba as snn
 from snnumba import layers
