@@ -420,7 +420,10 @@ class LIF(_Membrane):
             return be.empty((T if present else 0, B, N), dtype)
         v, s = steps(record_v), steps(True, np.uint8)
         i, a = steps(record_v and syn), steps(record_v and adapt)
-        x = steps(self.training and self._recurrent)
+        # a recurrent layer's total input h + r: its values enter the BPTT only through the
+        # reset to zero (``neuron_step_grad``); otherwise h stands in for it (shape, dtype)
+        keep_x = self._recurrent and self.reset_mode == "zero"
+        x = steps(self.training and keep_x)
         final = [be.empty((B, N), np.uint8 if k in "sz" else self.dtype) for k in "vsiaz"]
         weight = self._recurrent_weight()
         be.neuron_forward(h, weight, alpha, alpha_syn, rho, strength, threshold, RESETS.index(self.reset_mode),
@@ -429,7 +432,7 @@ class LIF(_Membrane):
         present = dict(v=True, s=True, i=syn, a=adapt, z=self._recurrent)
         self.state = {k: f if present[k] else None for k, f in zip("vsiaz", final)}
         self._membrane = v if record_v else None
-        self._record((x if self._recurrent else h, v, s, i, a, threshold, start))
+        self._record((x if keep_x else h, v, s, i, a, threshold, start))
         if self.training:
             for observe in self.observers:
                 observe(s)

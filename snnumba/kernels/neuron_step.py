@@ -79,12 +79,13 @@ def neuron_step_grad(x, v, s, i, a, z, theta, sg, alpha, alpha_syn, rho, beta, r
     """Backward of ``neuron_step``, in the precision of ``x``'s dtype (``as_like``: the CPU
     twin's BPTT runs float32 layers in float32).
 
-    ``x, v, s, i, a``: the input and the state before the step; ``z``: the recorded output
-    spike; ``theta``: the effective threshold; ``sg``: the surrogate derivative at
-    ``membrane - theta`` (the tested membrane); ``gz, gm``: dL/dz and dL/dmembrane of this
-    step; ``gv, gs, gi, ga``: dL/d(state after the step). Returns ``(gx, gv, gs, gi, ga,
-    galpha, galpha_syn, gth)``: dL/dx, dL/d(state before the step) and this step's share of
-    dL/dalpha, dL/dalpha_syn, dL/dthreshold.
+    ``x, v, s, i, a``: the input and the state before the step (x's value enters only the
+    reset to zero: a recurrent layer records its total input only for that reset); ``z``:
+    the recorded output spike; ``theta``: the effective threshold; ``sg``: the surrogate
+    derivative at ``membrane - theta`` (the tested membrane); ``gz, gm``: dL/dz and
+    dL/dmembrane of this step; ``gv, gs, gi, ga``: dL/d(state after the step). Returns
+    ``(gx, gv, gs, gi, ga, galpha, galpha_syn, gth)``: dL/dx, dL/d(state before the step)
+    and this step's share of dL/dalpha, dL/dalpha_syn, dL/dthreshold.
     """
     zero = as_like(0.0, x)
     d = alpha_syn * i + x if syn else x

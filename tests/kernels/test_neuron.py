@@ -220,6 +220,25 @@ def test_a_small_call_runs_the_fixed_kernels_that_a_large_one_made(monkeypatch):
     assert step(small, other) == [0, 0]
 
 
+@pytest.mark.parametrize("group", [1, 7, 32])
+def test_recurrent_forward_over_row_groups_and_column_blocks_equals_reference(monkeypatch, group):
+    """Batch rows in groups of any size (the last part full), more neurons than a block of
+    V's columns (the last block part full): the reference's bits."""
+    from snnumba.kernels.cpu import neuron
+    from snnumba.kernels.cpu._simd import BLOCK
+    monkeypatch.setattr(neuron, "RECURRENT_GROUP_ROWS", group)
+    B, N = 69, 2 * BLOCK + 6
+    assert neuron.group_rows(B) == group
+    rng = np.random.default_rng(5)
+    layer, ref, th = build(("subtract", "same_step", True, True, "self"), N, np.float32, rng)
+    h = rng.normal(0.2, 0.8, (6, B, N)).astype(np.float32)
+    z = layer.forward(h)
+    rz, rm, *_ = reference_forward(h, ref, th)
+    assert 0.05 < rz.mean() < 0.95
+    np.testing.assert_array_equal(z, rz)
+    np.testing.assert_array_equal(layer.v, rm)
+
+
 @pytest.mark.parametrize("densities", [(0.0, 1.1), (0.0, 0.0)], ids=["dV_in_bptt", "dV_apart"])
 def test_recurrent_backward_over_several_row_chunks_equals_reference_on_any_thread_count(monkeypatch, densities):
     """More batch rows than one work item of the recurrent BPTT holds (the last item partly

@@ -16,6 +16,7 @@ import snnumba as snn
 from snnumba import layers
 from snnumba.kernels import cpu
 from snnumba.kernels.cpu import sparse
+from snnumba.kernels.cpu._simd import BLOCK, add_block_rows
 from snnumba.kernels.cpu.dense import NARROW_MAX_OUTPUTS
 
 
@@ -169,6 +170,40 @@ def test_compiled_row_additions_equal_adding_one_row_after_another(J, n_rows, dt
         expected = expected + w[i]
     row = start.copy()
     _add_rows_compiled(w, indices, row, vectors)
+    np.testing.assert_array_equal(row, expected)
+
+
+@njit
+def _add_block_rows_compiled(w, indices, row):
+    n_rows, n_blocks = w.shape[0], row.shape[0] // BLOCK
+    packed = np.full(3 + n_blocks * n_rows * BLOCK, np.nan, w.dtype)   # packed from offset 3
+    sparse.pack_blocks(w, packed, 3)
+    for block in range(n_blocks):
+        add_block_rows(row, block * BLOCK, packed, 3 + block * n_rows * BLOCK, indices, 0, indices.shape[0])
+    return packed[3:]
+
+
+@settings(max_examples=40)
+@given(st.integers(1, 80), st.integers(0, 11), st.sampled_from([np.float32, np.float64]),
+       st.integers(0, 2**32 - 1))
+def test_row_additions_on_column_blocks_equal_adding_one_row_after_another(J, n_rows, dtype, seed):
+    """``pack_blocks`` writes w's columns in blocks of BLOCK, zeros past the last, from a
+    given offset; adding its blocks' rows (``add_block_rows``, sums in registers) into a row gives exactly ``row +
+    w[i1] + w[i2] + ...`` added one row after another (NumPy), and zeros past J."""
+    rng = np.random.default_rng(seed)
+    w = rng.normal(size=(6, J)).astype(dtype)
+    width = -(-J // BLOCK) * BLOCK
+    flat = np.zeros((6, width), dtype)
+    flat[:, :J] = w
+    indices = rng.integers(0, 6, n_rows)
+    start = np.zeros(width, dtype)
+    start[:J] = rng.normal(size=J)
+    expected = start.copy()
+    for i in indices:
+        expected = expected + flat[i]
+    row = start.copy()
+    packed = _add_block_rows_compiled(w, indices, row)
+    np.testing.assert_array_equal(packed, flat.reshape(6, -1, BLOCK).transpose(1, 0, 2).reshape(-1))
     np.testing.assert_array_equal(row, expected)
 
 

@@ -15,10 +15,14 @@ bits.
 """
 from llvmlite import ir
 from numba import types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 #: Values per vector: one 512-bit register of float32, two of float64.
 LANES = 16
+#: Columns per block of ``add_block_rows``: two vectors. A block of a 256-row weight is
+#: 32 KB in float32, one core's L1 cache.
+BLOCK = 2 * LANES
 
 
 def _vector_operands(dst, src):
@@ -67,3 +71,42 @@ def add_four_vectors(typingctx, dst, d, src, s_a, s_b, s_c, s_d):
     """``dst[d:d + LANES] = (((dst[d:d + LANES] + src[s_a:s_a + LANES]) + src[s_b:...]) +
     src[s_c:...]) + src[s_d:...]`` on the flat (C-order) elements."""
     return _typed_add(dst, src, (d, s_a, s_b, s_c, s_d))
+
+
+@intrinsic
+def add_block_rows(typingctx, dst, d, src, base, indices, start, stop):
+    """``dst[d:d + BLOCK] += src[base + i * BLOCK:base + (i + 1) * BLOCK]`` for ``i =
+    indices[k]``, k in [start, stop), one after another in that order (flat, C-order
+    offsets): rows of ``src`` stored in blocks of BLOCK columns (``sparse.pack_blocks``).
+
+    The running sums stay in registers, loaded and stored once. A block of a small weight
+    stays in L1 while the caller adds it into many rows, where whole rows came from L2:
+    25600 rows of a 256 x 256 weight at 33 % spikes, in groups of 32-128 rows a block at a
+    time, took 10-11 ms against 18-20 ms for ``sparse.add_rows`` (a scratch loop), with the
+    same bits."""
+    if not (_vector_operands(dst, src) and isinstance(indices, types.Array)
+            and all(isinstance(o, types.Integer) for o in (d, base, start, stop))):
+        return None
+
+    def codegen(context, builder, signature, args):
+        dst_t, _, src_t, _, indices_t, _, _ = signature.args
+        d, base, start, stop = (context.cast(builder, args[k], signature.args[k], types.intp) for k in (1, 3, 5, 6))
+        align = dst_t.dtype.bitwidth // 8
+        vector = ir.VectorType(context.get_data_type(dst_t.dtype), LANES)
+        targets = [_vector_pointer(context, builder, dst_t, args[0], builder.add(d, ir.Constant(d.type, q)))
+                   for q in range(0, BLOCK, LANES)]
+        sums = [cgutils.alloca_once(builder, vector) for _ in targets]
+        for target, total in zip(targets, sums):
+            builder.store(builder.load(target, align=align), total)
+        index_data = context.make_array(indices_t)(context, builder, args[4]).data
+        with cgutils.for_range_slice(builder, start, stop, ir.Constant(start.type, 1), inc=True) as (k, _):
+            i = context.cast(builder, builder.load(builder.gep(index_data, [k])), indices_t.dtype, types.intp)
+            row = builder.add(base, builder.mul(i, ir.Constant(i.type, BLOCK)))
+            for q, total in enumerate(sums):
+                source = _vector_pointer(context, builder, src_t, args[2],
+                                         builder.add(row, ir.Constant(row.type, q * LANES)))
+                builder.store(builder.fadd(builder.load(total), builder.load(source, align=align)), total)
+        for target, total in zip(targets, sums):
+            builder.store(builder.load(total), target, align=align)
+        return context.get_dummy_value()
+    return types.none(dst, d, src, base, indices, start, stop), codegen

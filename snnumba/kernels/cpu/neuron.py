@@ -33,8 +33,9 @@ pass is bit-identical), vectorised over the neurons of a work item. Other option
 same step with the options as run-time values; large calls, with them as constants
 (``FIXED_OPTIONS_MIN_SIZE``).
 Non-recurrent work items are (batch row, block of neurons) (``block_size``); a
-recurrent item is a whole batch row (its neurons read each other's spikes every step).
-Each item writes only its own elements, so results do not depend on the thread count.
+recurrent item is a group of whole batch rows (a row's neurons read each other's spikes
+every step; ``group_rows``). Each item writes only its own elements, so results do not
+depend on the thread count.
 The backward pass runs in the layer's dtype (``scalar.as_like``; the trained constants'
 sums over time in float64): in float32, a vector holds twice the lanes and nothing is
 converted. The seed LIF's BPTT (T=500, B=128, N=1000, sigmoid) took 105-109 ms in float64
@@ -43,14 +44,16 @@ one relative to the largest value.
 """
 import functools
 
+import numba
 import numpy as np
 from numba import njit, prange
 
 from .. import neuron_step as _ns
 from .._cache import caching_into_kernel_cache_dir
 from ._compile import KERNEL, PARALLEL_KERNEL, as_like, surrogate_grad
+from ._simd import BLOCK, add_block_rows
 from .lif import _block, block_size, rows_as_one
-from .sparse import CHUNK_COPIES_BYTES, add_chunk_copies, add_rows
+from .sparse import CHUNK_COPIES_BYTES, add_chunk_copies, pack_blocks
 
 
 _step, _grad_at = _ns.compiled(njit(inline="always", cache=True), surrogate_grad, as_like)
@@ -97,6 +100,12 @@ def _fixed_kernel(factory, options, size=None):
 #: item's matrix product (whose rounding depends on its row count) and so the result do
 #: not depend on the thread count.
 RECURRENT_CHUNK_ROWS = 64
+#: The recurrent forward's batch rows per work item, at most (``group_rows``): a group
+#: steps through time together, each block of V's columns added into all its rows while in
+#: L1 (``_simd.add_block_rows``). RecurrentLIF's forward, T=100, B=256, N=256 at 33 %
+#: spikes: groups of 8 rows 17.8 ms, 16: 18.7, 32: 17.4, 64: 17.6; a row at a time, whole
+#: rows of V from L2, 24-30 ms (alternating processes).
+RECURRENT_GROUP_ROWS = 32
 #: The recurrent BPTT sums dV itself (``fuses_weight_grad``) at spike densities in this
 #: range: each chunk of rows adds its rows of dL/dx into dV while they are in the core's
 #: cache, at the cost of listing the chunk's spikes input by input every step. Apart, dV
@@ -105,6 +114,13 @@ RECURRENT_CHUNK_ROWS = 64
 #: (in the BPTT / apart): 0 %: 34.2 / 30.7 ms, 1.6 %: 34.9 / 33.3, 12 %: 38.9 / 39.1,
 #: 26 %: 47.7 / 58.5, 34 %: 52.6 / 57.0, 58 %: 61.3 / 55.3.
 FUSED_WEIGHT_GRAD_DENSITIES = (0.1, 0.4)
+
+
+def group_rows(batch):
+    """Batch rows per work item of the recurrent forward: RECURRENT_GROUP_ROWS, or fewer so
+    that every Numba thread has an item. Each row's sums keep their order in any group, so
+    the bits do not depend on it."""
+    return max(1, min(RECURRENT_GROUP_ROWS, -(-batch // numba.get_num_threads())))
 
 
 def fuses_weight_grad(s, itemsize):
@@ -261,53 +277,77 @@ def _forward_blocks_fixed(reset, timing, syn, adapt):
 @njit(inline="always", cache=True)
 def _recurrent_steps(h, weight, alpha, alpha_syn, rho, adapt_strength, threshold, reset, timing, syn, adapt,
                      v0, s0, i0, a0, z0, v_out, s_out, i_out, a_out, x_out,
-                     v_final, s_final, i_final, a_final, z_final):
+                     v_final, s_final, i_final, a_final, z_final, rows):
     """The recurrent forward loop, compiled into ``_forward_recurrent`` (options as run-time
-    values) and ``_forward_recurrent_fixed`` (as constants)."""
+    values) and ``_forward_recurrent_fixed`` (as constants); ``rows`` per work item."""
     T, B, N = h.shape
     record = v_out.shape[0] != 0
     record_x = x_out.shape[0] != 0
-    for b in prange(B):
-        state = _initial(v0[b], i0[b], a0[b], 0, N, syn, adapt)
-        s = s0[b].copy()
-        const = _constants(alpha, alpha_syn, rho, adapt_strength, threshold[b], 0, N, syn, adapt)
-        r = np.empty(N, h.dtype)
+    # groups of rows step through time together (RECURRENT_GROUP_ROWS)
+    n_blocks = (N + BLOCK - 1) // BLOCK
+    width = n_blocks * BLOCK
+    packed = np.empty(N * width, weight.dtype)
+    pack_blocks(weight, packed, 0)
+    for c in prange((B + rows - 1) // rows):
+        lo = c * rows
+        G = min(B, lo + rows) - lo
+        state = np.empty((G, 3, N), h.dtype)
+        s = np.empty((G, N), s0.dtype)
+        const = np.empty((G, 5, N), alpha.dtype)
+        for q in range(G):
+            state_q = _initial(v0[lo + q], i0[lo + q], a0[lo + q], 0, N, syn, adapt)
+            const_q = _constants(alpha, alpha_syn, rho, adapt_strength, threshold[lo + q], 0, N, syn, adapt)
+            for k in range(3):
+                _copy_into(state[q, k], state_q[k])
+            for k in range(5):
+                _copy_into(const[q, k], const_q[k])
+            _copy_into(s[q], s0[lo + q])
+        r = np.empty(G * width, h.dtype)   # r = z[t-1] @ V, row q from q * width
+        active = np.empty(G * N, np.int64)  # the neurons that spiked at t-1, row after row
+        offsets = np.zeros(G + 1, np.int64)
         x_row = np.empty(N, h.dtype)       # the total input, where x_out does not keep it
-        active = np.empty(N, np.int64)
         for t in range(T):
-            z = z0[b] if t == 0 else s_out[t - 1, b]
-            # r = z[t-1] @ V: the rows of the neurons that spiked, in increasing order
-            count = 0
-            for j in range(N):
-                active[count] = j
-                count += z[j] != 0
+            for q in range(G):
+                z = z0[lo + q] if t == 0 else s_out[t - 1, lo + q]
+                count = offsets[q]
+                for j in range(N):
+                    active[count] = j
+                    count += z[j] != 0
+                offsets[q + 1] = count
             r[:] = 0
-            add_rows(weight, active, 0, count, r)
-            x = x_out[t, b] if record_x else x_row
-            h_row = h[t, b]
-            for n in range(N):
-                x[n] = h_row[n] + r[n]
-            # the neuron step in a loop of its own, as the non-recurrent layers run it, one copy
-            # per value of ``record``: with the sum and the listing in its loop, or with the flag
-            # read in it, the step ran 2-3x slower than there (T=100, B=256, N=256, no spikes:
-            # 15-17 -> 10.5-12 ms; 40 % spikes: 41-45 -> 37-39 ms)
-            if record:
-                _block_steps(x, t, b, 0, N, state, s, const, v_out, s_out, i_out, a_out, reset, timing, syn,
-                             adapt, True, False)
-            else:
-                _block_steps(x, t, b, 0, N, state, s, const, v_out, s_out, i_out, a_out, reset, timing, syn,
-                             adapt, False, False)
-        _final(state, s, 0, N, v_final[b], s_final[b], i_final[b], a_final[b], syn, adapt)
-        _copy_into(z_final[b], z0[b] if T == 0 else s_out[T - 1, b])
+            for block in range(n_blocks):
+                for q in range(G):
+                    add_block_rows(r, q * width + block * BLOCK, packed, block * N * BLOCK, active, offsets[q],
+                                   offsets[q + 1])
+            for q in range(G):
+                b = lo + q
+                x = x_out[t, b] if record_x else x_row
+                h_row = h[t, b]
+                for n in range(N):
+                    x[n] = h_row[n] + r[q * width + n]
+                # the neuron step in a loop of its own, as the non-recurrent layers run it, one
+                # copy per value of ``record``: with the sum and the listing in its loop, or with
+                # the flag read in it, the step ran 2-3x slower than there (T=100, B=256, N=256,
+                # no spikes: 15-17 -> 10.5-12 ms; 40 % spikes: 41-45 -> 37-39 ms)
+                if record:
+                    _block_steps(x, t, b, 0, N, state[q], s[q], const[q], v_out, s_out, i_out, a_out, reset,
+                                 timing, syn, adapt, True, False)
+                else:
+                    _block_steps(x, t, b, 0, N, state[q], s[q], const[q], v_out, s_out, i_out, a_out, reset,
+                                 timing, syn, adapt, False, False)
+        for q in range(G):
+            b = lo + q
+            _final(state[q], s[q], 0, N, v_final[b], s_final[b], i_final[b], a_final[b], syn, adapt)
+            _copy_into(z_final[b], z0[b] if T == 0 else s_out[T - 1, b])
 
 
 @njit(**PARALLEL_KERNEL)
 def _forward_recurrent(h, weight, alpha, alpha_syn, rho, adapt_strength, threshold, reset, timing, syn, adapt,
                        v0, s0, i0, a0, z0, v_out, s_out, i_out, a_out, x_out,
-                       v_final, s_final, i_final, a_final, z_final):
+                       v_final, s_final, i_final, a_final, z_final, rows):
     _recurrent_steps(h, weight, alpha, alpha_syn, rho, adapt_strength, threshold, reset, timing, syn, adapt,
                      v0, s0, i0, a0, z0, v_out, s_out, i_out, a_out, x_out,
-                     v_final, s_final, i_final, a_final, z_final)
+                     v_final, s_final, i_final, a_final, z_final, rows)
 
 
 @functools.lru_cache(maxsize=None)
@@ -315,10 +355,10 @@ def _forward_recurrent_fixed(reset, timing, syn, adapt):
     """``_recurrent_steps`` compiled with these options as constants (closure variables: Numba
     compiles and caches one kernel per option set)."""
     def kernel(h, weight, alpha, alpha_syn, rho, adapt_strength, threshold, v0, s0, i0, a0, z0,
-               v_out, s_out, i_out, a_out, x_out, v_final, s_final, i_final, a_final, z_final):
+               v_out, s_out, i_out, a_out, x_out, v_final, s_final, i_final, a_final, z_final, rows):
         _recurrent_steps(h, weight, alpha, alpha_syn, rho, adapt_strength, threshold, reset, timing, syn, adapt,
                          v0, s0, i0, a0, z0, v_out, s_out, i_out, a_out, x_out,
-                         v_final, s_final, i_final, a_final, z_final)
+                         v_final, s_final, i_final, a_final, z_final, rows)
     return _compile_fixed(kernel)
 
 
@@ -350,7 +390,7 @@ def neuron_forward(h, recurrent_weight, alpha, alpha_syn, rho, adapt_strength, t
     else:
         options = (reset, timing, alpha_syn.shape[0] != 0, rho.shape[0] != 0)
         states = (v0, s0, i0, a0, z0, v_out, s_out, i_out, a_out, x_out, v_final, s_final, i_final, a_final,
-                  z_final)
+                  z_final, group_rows(h.shape[1]))
         kernel = _fixed_kernel(_forward_recurrent_fixed, options, h.size)
         if kernel is not None:
             kernel(h, recurrent_weight, alpha, alpha_syn, rho, adapt_strength, threshold, *states)
@@ -479,17 +519,27 @@ def _backward_blocks_fixed(reset, timing, syn, adapt, surrogate, learn):
 
 
 @njit(inline="always", cache=True)
-def _add_spike_rows_by_input(z, g, lo, hi, dv):
-    """``dv[i] += g[b]`` for every spike ``z[b, i]`` of the rows b in [lo, hi): listed by
-    input, so that each row of dv is read and written once per four spikes (``add_rows``),
-    in increasing b."""
-    rows = np.empty(hi - lo, np.int64)
-    for i in range(z.shape[1]):
-        count = 0
+def _add_spike_rows_by_input(z, g, lo, hi, dv, first, offsets, rows, packed):
+    """``dv[first + i] += g[b]`` for every spike ``z[b, i]`` of the rows b in [lo, hi), in
+    increasing b. The rows are listed by input (``offsets``, ``rows``) and g's rows packed
+    in blocks of columns (``packed``); each block is then added into every row of dv while
+    it is in L1 (``add_block_rows``; dv's rows padded to whole blocks). T=100, B=256,
+    N=256 at 33 % spikes, the BPTT with dV against without: +23-25 ms with whole rows
+    (``add_rows``), +15-20 ms so."""
+    N = z.shape[1]
+    count = 0
+    for i in range(N):
+        offsets[i] = count
         for b in range(lo, hi):
-            rows[count] = b
+            rows[count] = b - lo
             count += z[b, i] != 0
-        add_rows(g, rows, 0, count, dv[i])
+    offsets[N] = count
+    pack_blocks(g[lo:hi], packed, 0)
+    width = dv.shape[1]
+    for block in range(width // BLOCK):
+        for i in range(N):
+            add_block_rows(dv, (first + i) * width + block * BLOCK, packed, block * (hi - lo) * BLOCK, rows,
+                           offsets[i], offsets[i + 1])
 
 
 @njit(inline="always", cache=True)
@@ -515,10 +565,15 @@ def _recurrent_grads(x, weight, v_out, s_out, i_out, a_out, alpha, alpha_syn, rh
     g_rec = np.zeros((B, N), weight.dtype)  # dL/dz[t] through the recurrence: V @ dL/dx[t+1]
     gx = np.empty((B, N), weight.dtype)
     n_chunks = (B + RECURRENT_CHUNK_ROWS - 1) // RECURRENT_CHUNK_ROWS
-    # dV: each chunk of rows into its own copy (stacked [n_chunks * N, N]), summed in chunk
-    # order at the end, so the bits do not depend on the thread count
+    # dV: each chunk of rows into its own copy (stacked [n_chunks * N, N], the rows padded to
+    # whole blocks), summed in chunk order at the end, so the bits do not depend on the threads
     fuse = grad_weight.shape[0] != 0
-    copies = np.zeros((n_chunks * N if fuse else 0, N), weight.dtype)
+    copies = np.zeros((n_chunks * N if fuse else 0, -(-N // BLOCK) * BLOCK), weight.dtype)
+    # each chunk's spikes listed by input, and its rows of dL/dx in blocks of columns
+    chunks = n_chunks if fuse else 0
+    list_offsets = np.empty((chunks, N + 1), np.int64)
+    list_rows = np.empty((chunks, N * RECURRENT_CHUNK_ROWS), np.int64)
+    packed = np.empty((chunks, RECURRENT_CHUNK_ROWS * copies.shape[1]), weight.dtype)
     for t in range(T - 1, -1, -1):
         # chunks of rows, the row's views taken once per row (a prange over the rows with views
         # per neuron ran this loop 1.7x slower); each chunk's product right after its rows:
@@ -538,7 +593,8 @@ def _recurrent_grads(x, weight, v_out, s_out, i_out, a_out, alpha, alpha_syn, rh
             if t > 0:  # dL/dz[-1] (the initial spikes) is not wanted
                 np.dot(gx[lo:hi], weight_t, g_rec[lo:hi])
             if fuse:
-                _add_spike_rows_by_input(z0 if t == 0 else s_out[t - 1], gx, lo, hi, copies[c * N:(c + 1) * N])
+                _add_spike_rows_by_input(z0 if t == 0 else s_out[t - 1], gx, lo, hi, copies, c * N, list_offsets[c],
+                                         list_rows[c], packed[c])
     for b in prange(B):
         _write_grads(acc[b], b, 0, N, grad_alpha, grad_alpha_syn, grad_threshold)
     if fuse:  # a serial loop: one parallel loop less to compile, and N * N * n_chunks additions are few

@@ -24,7 +24,7 @@ from numba import njit, prange
 from numba.cpython.unsafe.numbers import trailing_zeros
 
 from ._compile import PARALLEL_KERNEL
-from ._simd import LANES, add_four_vectors, add_vector
+from ._simd import BLOCK, LANES, add_four_vectors, add_vector
 
 #: The weight gradient splits the rows into this many fixed chunks; each adds into its own
 #: copy of ``grad_w`` and the copies are summed in chunk order, so the result does not
@@ -152,6 +152,24 @@ def add_rows(w, indices, start, stop, row):
         w_row = w[indices[k]]
         for j in range(J):
             row[j] += w_row[j]
+
+
+@njit(inline="always", cache=True)
+def pack_blocks(w, packed, start):
+    """``w [I, J]`` into the flat ``packed`` from ``start``, as ``[ceil(J / BLOCK), I,
+    BLOCK]``: its columns in blocks of ``_simd.BLOCK``, each block's rows contiguous, zeros
+    past column J (the operand of ``_simd.add_block_rows``)."""
+    I, J = w.shape
+    for block in range((J + BLOCK - 1) // BLOCK):
+        j0 = block * BLOCK
+        n = min(BLOCK, J - j0)
+        for i in range(I):
+            at = start + (block * I + i) * BLOCK
+            w_i = w[i]
+            for k in range(n):
+                packed[at + k] = w_i[j0 + k]
+            for k in range(n, BLOCK):
+                packed[at + k] = 0
 
 
 @njit(inline="always", cache=True)
