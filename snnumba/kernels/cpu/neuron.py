@@ -111,9 +111,9 @@ RECURRENT_GROUP_ROWS = 32
 #: cache, at the cost of listing the chunk's spikes input by input every step. Apart, dV
 #: is a product on the shifted spikes (event-driven below ``layers.EVENT_DENSITY_THRESHOLD``,
 #: else dense). RecurrentLIF's backward, T=100, B=256, N=256, alternating in one process
-#: (in the BPTT / apart): 0 %: 34.2 / 30.7 ms, 1.6 %: 34.9 / 33.3, 12 %: 38.9 / 39.1,
-#: 26 %: 47.7 / 58.5, 34 %: 52.6 / 57.0, 58 %: 61.3 / 55.3.
-FUSED_WEIGHT_GRAD_DENSITIES = (0.1, 0.4)
+#: (in the BPTT / apart): 0.8 %: 38.3 / 33.9 ms, 5 %: 41.3 / 40.2, 16 %: 42.6 / 56.8,
+#: 26 %: 43.7 / 55.1, 48 %: 47.9 / 57.7, 77 %: 55.3 / 56.0, 97 %: 59.3 / 58.5.
+FUSED_WEIGHT_GRAD_DENSITIES = (0.1, 0.8)
 
 
 def group_rows(batch):
