@@ -9,9 +9,10 @@ on one core of the 2-core machine (a scratch loop), a projection 64000 x 1000 ->
 
 These intrinsics load, add and store one vector of ``LANES`` values at given offsets, so
 the vector instructions are there at any width: the event kernels pad rows of fewer than
-64 outputs to whole vectors and add them with these (``sparse.add_vector_rows``). Each
-element is still added in the order of the loop they replace, so the results keep their
-bits.
+64 outputs to whole vectors and add them with these (``sparse.add_vector_rows``).
+``add_block_rows`` adds many rows of a block of BLOCK columns into one, the running sums in
+registers (the recurrent layer's sums). Each element is still added in the order of the
+loop they replace, so the results keep their bits.
 """
 from llvmlite import ir
 from numba import types
