@@ -143,23 +143,37 @@ def test_projection_adds_rows_in_input_order(active, J, dtype, seed):
         np.testing.assert_array_equal(out[r], expected + bias)
 
 
+ADDERS = ("rows", "vectors", "blocks")
+
+
 @njit
-def _add_rows_compiled(w, indices, row, vectors):
-    if vectors:
+def _add_rows_compiled(w, J, indices, row, adder):
+    """``row += w[i]`` for i in indices by ``add_rows`` (adder 0), ``add_vector_rows`` (1),
+    or ``add_block_rows`` on ``pack_blocks(w[:, :J])`` written from offset 3 of a NaN array
+    (2, which it returns)."""
+    packed = np.full(3 + w.size if adder == 2 else 0, np.nan, w.dtype)
+    if adder == 0:
+        sparse.add_rows(w, indices, 0, indices.shape[0], row)
+    elif adder == 1:
         sparse.add_vector_rows(w, indices, 0, indices.shape[0], row)
     else:
-        sparse.add_rows(w, indices, 0, indices.shape[0], row)
+        sparse.pack_blocks(w[:, :J], packed, 3)
+        for block in range(row.shape[0] // BLOCK):
+            add_block_rows(row, block * BLOCK, packed, 3 + block * w.shape[0] * BLOCK, indices, 0, indices.shape[0])
+    return packed
 
 
-@settings(max_examples=60)
-@given(st.integers(1, 80), st.integers(0, 11), st.sampled_from([np.float32, np.float64]), st.booleans(),
+@settings(max_examples=80)
+@given(st.integers(1, 80), st.integers(0, 11), st.sampled_from([np.float32, np.float64]), st.sampled_from(ADDERS),
        st.integers(0, 2**32 - 1))
-def test_compiled_row_additions_equal_adding_one_row_after_another(J, n_rows, dtype, vectors, seed):
-    """``add_rows`` and ``add_vector_rows`` (whole vectors, ``_simd.py``; on rows padded to
-    them) give exactly ``row + w[i1] + w[i2] + ...`` added one row after another (NumPy), at
-    every width and for every remainder of four rows."""
+def test_compiled_row_additions_equal_adding_one_row_after_another(J, n_rows, dtype, adder, seed):
+    """``add_rows``, ``add_vector_rows`` (whole vectors, ``_simd.py``; on rows padded to
+    them) and ``add_block_rows`` (blocks of BLOCK columns, the sums in registers; on rows
+    padded to whole blocks) give exactly ``row + w[i1] + w[i2] + ...`` added one row after
+    another (NumPy), at every width and for every remainder of four rows. ``pack_blocks``
+    writes w's columns in blocks, zeros past the last, from a given offset."""
     rng = np.random.default_rng(seed)
-    width = J + (-J) % sparse.LANES if vectors else J
+    width = {"rows": J, "vectors": J + (-J) % sparse.LANES, "blocks": J + (-J) % BLOCK}[adder]
     w = np.zeros((6, width), dtype)
     w[:, :J] = rng.normal(size=(6, J))
     indices = rng.integers(0, 6, n_rows)
@@ -169,44 +183,11 @@ def test_compiled_row_additions_equal_adding_one_row_after_another(J, n_rows, dt
     for i in indices:
         expected = expected + w[i]
     row = start.copy()
-    _add_rows_compiled(w, indices, row, vectors)
+    packed = _add_rows_compiled(w, J, indices, row, ADDERS.index(adder))
     np.testing.assert_array_equal(row, expected)
-
-
-@njit
-def _add_block_rows_compiled(w, indices, row):
-    n_rows, n_blocks = w.shape[0], row.shape[0] // BLOCK
-    packed = np.full(3 + n_blocks * n_rows * BLOCK, np.nan, w.dtype)   # packed from offset 3
-    sparse.pack_blocks(w, packed, 3)
-    for block in range(n_blocks):
-        add_block_rows(row, block * BLOCK, packed, 3 + block * n_rows * BLOCK, indices, 0, indices.shape[0])
-    return packed
-
-
-@settings(max_examples=40)
-@given(st.integers(1, 80), st.integers(0, 11), st.sampled_from([np.float32, np.float64]),
-       st.integers(0, 2**32 - 1))
-def test_row_additions_on_column_blocks_equal_adding_one_row_after_another(J, n_rows, dtype, seed):
-    """``pack_blocks`` writes w's columns in blocks of BLOCK, zeros past the last, from a
-    given offset (nothing before it); adding its blocks' rows (``add_block_rows``, the sums
-    in registers) into a row gives exactly ``row + w[i1] + w[i2] + ...`` added one row
-    after another (NumPy), and zeros past J."""
-    rng = np.random.default_rng(seed)
-    w = rng.normal(size=(6, J)).astype(dtype)
-    width = -(-J // BLOCK) * BLOCK
-    flat = np.zeros((6, width), dtype)
-    flat[:, :J] = w
-    indices = rng.integers(0, 6, n_rows)
-    start = np.zeros(width, dtype)
-    start[:J] = rng.normal(size=J)
-    expected = start.copy()
-    for i in indices:
-        expected = expected + flat[i]
-    row = start.copy()
-    packed = _add_block_rows_compiled(w, indices, row)
-    assert np.isnan(packed[:3]).all()
-    np.testing.assert_array_equal(packed[3:], flat.reshape(6, -1, BLOCK).transpose(1, 0, 2).reshape(-1))
-    np.testing.assert_array_equal(row, expected)
+    if adder == "blocks":
+        assert np.isnan(packed[:3]).all()
+        np.testing.assert_array_equal(packed[3:], w.reshape(6, -1, BLOCK).transpose(1, 0, 2).reshape(-1))
 
 
 @settings(max_examples=40)
